@@ -1,0 +1,153 @@
+"""``OpDef``: everything about one operator, in one registration unit.
+
+An operator author fills one ``OpDef``: its name and aliases, typed parameters, input, aux and
+output names (fixed or computed from the parameters), shape and type rules, in-place hints,
+and kernels per backend. A ``Kernel`` holds the forward function and its gradient (backward).
+
+Kernel calling convention (all arrays are numpy arrays allocated by the executor at bind)::
+
+    forward(p, ins, outs, aux, is_train)           # write every output in place
+    backward(p, out_grads, ins, outs, in_grads, aux)  # overwrite in_grads[i] unless it is None
+
+``p`` is the node's parsed ``Params``. ``out_grads[i]`` is None for hidden outputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from ..base import MXNetTypeError, MXNetValueError, suggest
+from .params import Param, Params
+
+__all__ = ["Kernel", "OpDef", "Shape", "ShapeRule", "TypeRule"]
+
+Shape = "tuple[int, ...] | None"
+ShapeRule = Callable[[Params, list, list, list], "tuple[list, list, list]"]
+TypeRule = Callable[[Params, list, list, list], "tuple[list, list, list]"]
+NameSpec = "Sequence[str] | Callable[[Params], Sequence[str]]"
+
+#: attribute keys MXNet keeps as hidden ``__key__`` attributes when given without underscores
+HIDDEN_KEYS = ("ctx_group", "lr_mult", "wd_mult", "force_mirroring", "mirror_stage", "profiler_scope")
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One backend's implementation of an operator: forward and its gradient."""
+
+    forward: Callable[..., None]
+    backward: Callable[..., None] | None = None
+    #: numpy dtypes this kernel handles; None means every dtype
+    dtypes: frozenset | None = None
+
+    def supports(self, dtype: Any) -> bool:
+        return self.dtypes is None or np.dtype(dtype) in self.dtypes
+
+
+def _names(spec: Any, params: Params) -> list[str]:
+    return list(spec(params) if callable(spec) else spec)
+
+
+def same_type_rule(p: Params, in_types: list, out_types: list, aux_types: list):
+    """Default type rule: every input, output and aux state shares one dtype."""
+    known = next((t for t in [*in_types, *out_types, *aux_types] if t is not None), None)
+    if known is None:
+        return in_types, out_types, aux_types
+    fill = lambda ts: [known] * len(ts)  # noqa: E731
+    return fill(in_types), fill(out_types), fill(aux_types)
+
+
+@dataclass
+class OpDef:
+    """The definition of one operator; see the module docstring for the kernel protocol."""
+
+    name: str
+    infer_shape: ShapeRule
+    params: Sequence[Param] = ()
+    inputs: Any = ("data",)
+    aux: Any = ()
+    outputs: Any = ("output",)
+    #: how many leading outputs users see (the rest are hidden state, e.g. Dropout's mask)
+    visible_outputs: "int | Callable[[Params], int] | None" = None
+    infer_type: TypeRule = same_type_rule
+    kernels: dict[str, Kernel] = field(default_factory=dict)
+    aliases: Sequence[str] = ()
+    #: (input index, output index) pairs whose buffers may be shared
+    inplace: Sequence[tuple[int, int]] = ()
+    #: a loss op makes its own head gradient; backward() needs no out_grads for it
+    is_loss: bool = False
+    #: why the op has no gradient (argmax, comparisons...), or None when it has one
+    no_gradient: str | None = None
+    #: name of the parameter that counts variadic inputs (Concat's ``num_args``)
+    key_var_num_args: str | None = None
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        self._param_index = {p.name: p for p in self.params}
+
+    # -- parameters -----------------------------------------------------------------
+    @property
+    def param_names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+    def parse_params(self, attrs: Mapping[str, Any], node: str = "") -> Params:
+        """Parse a node's attributes (strings or Python values) into typed ``Params``."""
+        where = f"{node} ({self.name})" if node else self.name
+        values: dict[str, Any] = {}
+        for key in attrs:
+            if key not in self._param_index and not _is_user_attr(key):
+                raise MXNetTypeError(
+                    f"{where}: unknown parameter {key!r}. Valid parameters: "
+                    f"{', '.join(self.param_names) or '(none)'}.{suggest(key, self.param_names)}")
+        for param in self.params:
+            if param.name in attrs:
+                values[param.name] = param.parse(attrs[param.name], where)
+            elif param.required:
+                raise MXNetValueError(
+                    f"{where}: required parameter {param.name!r} ({param.type_str()}) is missing")
+            else:
+                values[param.name] = param.default
+        return Params(values)
+
+    # -- names ----------------------------------------------------------------------
+    def input_names(self, p: Params) -> list[str]:
+        return _names(self.inputs, p)
+
+    def aux_names(self, p: Params) -> list[str]:
+        return _names(self.aux, p)
+
+    def output_names(self, p: Params) -> list[str]:
+        return _names(self.outputs, p)
+
+    def num_visible(self, p: Params) -> int:
+        if self.visible_outputs is None:
+            return len(self.output_names(p))
+        return self.visible_outputs(p) if callable(self.visible_outputs) else self.visible_outputs
+
+    @property
+    def has_gradient(self) -> bool:
+        return self.no_gradient is None
+
+    def describe(self) -> str:
+        """A docstring built from the definition (used by generated constructors)."""
+        lines = [self.doc.strip() or self.name, ""]
+        if self.aliases:
+            lines.append("Aliases: " + ", ".join(self.aliases))
+        lines.append("Parameters")
+        lines.append("----------")
+        for p in self.params:
+            lines.append(f"{p.name} : {p.type_str()}")
+            if p.doc:
+                lines.append(f"    {p.doc}")
+        lines.append("name : str, optional")
+        lines.append("    Node name; generated from the operator name when omitted.")
+        lines.append("attr : dict of str to str, optional")
+        if self.no_gradient:
+            lines += ["", f"No gradient: {self.no_gradient}"]
+        return "\n".join(lines)
+
+
+def _is_user_attr(key: str) -> bool:
+    return (key.startswith("__") and key.endswith("__")) or key in HIDDEN_KEYS
