@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import attribute, base, config, context, name, ndarray, symbol
+from . import attribute, base, config, context, name, ndarray, random, symbol
 from .attribute import AttrScope
 from .base import MXNetError
 from .context import Context, cpu, cpu_pinned, current_context, gpu, num_gpus
@@ -22,7 +22,7 @@ sym = symbol
 
 __all__ = ["AttrScope", "Context", "MXNetError", "attribute", "base", "config", "context", "cpu",
            "cpu_pinned", "current_context", "gpu", "hookimpl", "name", "nd", "ndarray",
-           "num_gpus", "sym", "symbol", "test_utils", "registry"]
+           "num_gpus", "random", "sym", "symbol", "test_utils", "registry"]
 
 
 def __getattr__(attr: str) -> Any:

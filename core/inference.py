@@ -85,7 +85,7 @@ def _apply_rule(node: Node, rule: Callable, merge: Callable, values: list, entri
                 merged = merge(old, value)
             except ValueError:
                 raise ShapeError(_conflict(node, kind, name, old, value, slots, ins, what)) from None
-            if merged != old:
+            if (old is None) != (merged is None) or merged != old:  # dtype == None is True
                 values[eid] = merged
                 changed = True
     return changed
@@ -108,7 +108,7 @@ def _propagate(graph: IndexedGraph, values: list, rule_of: Callable, merge: Call
     op_nodes = [(i, n) for i, n in enumerate(graph.nodes) if n.op is not None]
     for _ in range(MAX_PASSES):
         changed = False
-        for order in (op_nodes, reversed(op_nodes)):
+        for order in (op_nodes, op_nodes[::-1]):
             for i, node in order:
                 outs = list(range(graph.offsets[i], graph.offsets[i] + node.num_outputs()))
                 changed |= _apply_rule(node, rule_of(node), merge, values, graph.in_entries[i],
