@@ -13,7 +13,7 @@ from .ndarray.ndarray import NDArray, _dtype_or_default, _shape_tuple
 
 __all__ = ["seed", "generator", "uniform", "normal", "randint", "shuffle"]
 
-_state = {"rng": np.random.default_rng()}
+_state: dict[str, Any] = {"rng": None}
 
 
 def seed(seed_state: int, ctx: Any = "all") -> None:
@@ -23,7 +23,10 @@ def seed(seed_state: int, ctx: Any = "all") -> None:
 
 
 def generator() -> np.random.Generator:
-    return _state["rng"]
+    rng = _state["rng"]
+    if rng is None:  # created on first use: numpy.random is slow to import
+        rng = _state["rng"] = np.random.default_rng()
+    return rng
 
 
 def uniform(low: float = 0.0, high: float = 1.0, shape: Any = (1,), dtype: Any = None,

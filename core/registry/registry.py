@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 from ..base import MXNetError, MXNetKeyError, suggest
@@ -98,7 +98,8 @@ class Registry:
         except PluginError:
             self.rollback()
             raise
-        for opdef, _ in self._staged_ops:
+        for staged, _ in self._staged_ops:
+            opdef = new_names[staged.name] = replace(staged, kernels=dict(staged.kernels))
             self.ops[opdef.name] = opdef
             for name in (opdef.name, *opdef.aliases):
                 self._by_name[name] = opdef
@@ -146,9 +147,9 @@ def _validate_opdef(opdef: OpDef) -> None:
     for backend, kernel in opdef.kernels.items():
         if not isinstance(kernel, Kernel):
             raise PluginError(f"{where}: kernel for backend {backend!r} is not a Kernel")
-        if kernel.backward is None and opdef.has_gradient:
-            raise PluginError(f"{where}: backend {backend!r} has no backward; give one or set "
-                              "no_gradient='why'")
+    if opdef.has_gradient and all(k.backward is None for k in opdef.kernels.values()):
+        raise PluginError(f"{where}: no kernel has a backward; give one or set "
+                          "no_gradient='why'")
 
 
 def warn_skipped(plugin: PluginInfo, reason: str) -> None:

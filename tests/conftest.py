@@ -1,0 +1,45 @@
+"""Shared fixtures: fake plugin distributions on sys.path, and a clean registry around them."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from mxlite.registry import loader
+
+
+@pytest.fixture
+def fresh_registry() -> Iterator[None]:
+    """Reload the registry (and generated constructors) before and after the test."""
+    loader._reset_for_tests()
+    yield
+    loader._reset_for_tests()
+
+
+@pytest.fixture
+def fake_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_registry: None
+                ) -> Callable[..., Path]:
+    """Install a fake distribution whose ``mxlite`` entry point is a module written by the test.
+
+    Distributions are discovered from ``*.dist-info`` folders on ``sys.path``, exactly as
+    installed ones are (``importlib.metadata.PathDistribution``).
+    """
+    monkeypatch.syspath_prepend(str(tmp_path))
+    created: list[str] = []
+
+    def make(dist: str, module: str, source: str, entry_name: str | None = None) -> Path:
+        (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
+        info = tmp_path / f"{dist.replace('-', '_')}-1.0.dist-info"  # as wheels name it
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+        (info / "entry_points.txt").write_text(f"[mxlite]\n{entry_name or module} = {module}\n")
+        created.append(module)
+        return info
+
+    yield make
+    for module in created:
+        sys.modules.pop(module, None)
