@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mxlite.base import MXNetValueError
 from mxlite.inference import ShapeError
 from mxlite.registry import Kernel, OpDef, Param, Params
 
@@ -58,36 +59,49 @@ def _softmax_output_backward(p: Params, out_grads: list, ins: list, outs: list, 
     dx = in_grads[0]
     if dx is None:
         return
-    prob, axis = _class_axis(p, outs[0])
-    grad = dx.reshape(prob.shape)
-    label = ins[1]
-    if label.shape == outs[0].shape:  # a probability target
-        np.subtract(prob, label.reshape(prob.shape), out=grad)
+    prob, label = outs[0], ins[1]
+    if label.shape == prob.shape:  # a probability target
+        np.subtract(prob, label, out=dx)
         norm = prob.shape[0] if p.normalization == "batch" else 1.0
-        grad *= p.grad_scale / norm
-        return
-    np.copyto(grad, prob)
-    classes = prob.shape[axis]
-    index = label.reshape(_label_view_shape(prob.shape, axis)).astype(np.intp)
-    valid = np.ones(index.shape, dtype=bool)
-    if p.use_ignore:
-        valid = index != int(p.ignore_label)
-    safe = np.clip(index, 0, classes - 1)
-    onehot_value = 1.0 - p.smooth_alpha
-    if p.smooth_alpha:
-        grad -= p.smooth_alpha / (classes - 1)
-        onehot_value = 1.0 - p.smooth_alpha - p.smooth_alpha / (classes - 1)
-    picked = np.take_along_axis(grad, np.expand_dims(safe, axis), axis)
-    np.put_along_axis(grad, np.expand_dims(safe, axis), picked - onehot_value, axis)
-    if p.use_ignore:
-        grad *= np.expand_dims(valid, axis)
+    else:
+        np.copyto(dx, prob)
+        _subtract_onehot(p, _class_last(p, dx), label)
+        norm = _normalizer(p, label, prob.shape[0])
     if p.out_grad:
-        grad *= out_grads[0].reshape(prob.shape)
-    grad *= p.grad_scale / _normalizer(p, label, prob.shape[0])
+        dx *= out_grads[0]
+    dx *= p.grad_scale / norm
 
 
-def _label_view_shape(shape: tuple, axis: int) -> tuple:
-    return tuple(d for i, d in enumerate(shape) if i != axis)
+def _class_last(p: Params, grad: np.ndarray) -> np.ndarray:
+    """A (rows, classes) view of the gradient buffer (a strided view for multi_output)."""
+    if p.multi_output:
+        moved = np.moveaxis(grad, 1, -1)
+        return moved.reshape(-1, moved.shape[-1]) if moved.flags.c_contiguous else moved
+    if p.preserve_shape:
+        return grad.reshape(-1, grad.shape[-1])
+    return grad.reshape(grad.shape[0], -1)
+
+
+def _subtract_onehot(p: Params, grad: np.ndarray, label: np.ndarray) -> None:
+    """grad[row, label[row]] -= on_value (label smoothing spreads the rest); zero ignored rows."""
+    classes = grad.shape[-1]
+    index = label.reshape(grad.shape[:-1]).astype(np.intp)
+    keep = None
+    if p.use_ignore:
+        keep = index != int(p.ignore_label)
+        index = np.where(keep, index, 0)
+    if index.size and (index.min() < 0 or index.max() >= classes):
+        bad = index[(index < 0) | (index >= classes)][0]
+        raise MXNetValueError(f"SoftmaxOutput: label {bad} is out of range for {classes} classes")
+    on_value = 1.0 - p.smooth_alpha
+    if p.smooth_alpha:
+        off = p.smooth_alpha / (classes - 1)
+        grad -= off
+        on_value -= off
+    rows = np.indices(index.shape, sparse=True)
+    grad[(*rows, index)] -= on_value
+    if keep is not None:
+        grad[~keep] = 0
 
 
 def _normalizer(p: Params, label: np.ndarray, batch: int) -> float:
