@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from collections.abc import Iterable
 
 __all__ = ["MXNetError", "MXNetValueError", "MXNetTypeError", "MXNetKeyError", "suggest"]
 

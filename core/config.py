@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .base import MXNetKeyError, suggest
 
@@ -17,8 +18,9 @@ __all__ = ["get", "set", "override", "backend_order", "DEFAULTS"]
 DEFAULTS: dict[str, Any] = {
     "backends.order": ["numpy"],
     "backends.strict": False,
+    "planning.enabled": True,
 }
-_ENV = {"backends.order": "MXLITE_BACKENDS"}
+_ENV = {"backends.order": "MXLITE_BACKENDS", "planning.enabled": "MXLITE_PLANNING"}
 _overrides: dict[str, Any] = {}
 
 
@@ -29,6 +31,8 @@ def _from_env(key: str) -> Any:
         return None
     if key == "backends.order":
         return [part.strip() for part in text.split(",") if part.strip()]
+    if isinstance(DEFAULTS[key], bool):
+        return text.strip().lower() not in ("0", "false", "no", "off")
     return text
 
 
@@ -43,7 +47,7 @@ def get(key: str) -> Any:
     return DEFAULTS[key] if env is None else env
 
 
-def set(key: str, value: Any) -> None:  # noqa: A001 - MXNet-style module function
+def set(key: str, value: Any) -> None:
     get(key)
     _overrides[key] = value
 

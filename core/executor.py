@@ -196,20 +196,9 @@ class Executor:
 
     # -- introspection -------------------------------------------------------------
     def debug_str(self) -> str:
-        plan = self._plan
-        graph = plan.graph
-        lines = []
-        for i, node in enumerate(graph.nodes):
-            if node.op is None:
-                lines.append(f"Variable:{node.name}")
-                continue
-            outs = [plan.shapes[graph.offsets[i] + k] for k in range(node.num_outputs())]
-            nbytes = sum(b for j, b in plan.allocated if j == i)
-            lines.append(f"Op:{node.op.name}, Name={node.name}, backend={plan.backends[i]}, "
-                         f"outputs={outs}, {nbytes} bytes")
-        total = sum(b for _, b in plan.allocated)
-        lines.append(f"Total {total / 2**20:.4f} MB allocated")
-        return "\n".join(lines)
+        """Each node with its op, backend, output shapes and storage block; then the bytes
+        allocated, planned versus naive (one buffer per tensor)."""
+        return "\n".join(self._plan.debug_lines())
 
     def set_monitor_callback(self, callback: Any, monitor_all: bool = False) -> None:
         raise MXNetValueError("set_monitor_callback is not supported by mxlite yet")

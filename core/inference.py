@@ -8,7 +8,8 @@ contradiction is reported naming the node, the slot and both values.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -1,24 +1,34 @@
-"""Bind-time planning: buffers for every tensor and the flat list of kernel calls.
+"""Bind-time planning: storage for every tensor and the flat list of kernel calls.
 
-Everything here runs once, at bind. The result, a ``Plan``, holds ``forward_steps`` and
-``backward_steps``: prebound callables that the executor runs in order, with no graph walk,
-no registry lookup and no allocation per call.
+Everything here runs once, at bind. The steps are fixed: forward runs the op nodes in
+topological order, backward runs them in reverse. Over that timeline each internal tensor
+(op outputs, gradients of intermediate entries, accumulation scratch) has a lifetime from
+the step that writes it to the last step that reads it, given what each op's backward
+declares it reads (``OpDef.grad_uses``). ``memory.allocate`` then packs tensors whose
+lifetimes do not overlap into shared blocks, and lets an op write its output over an input
+that dies at that step when the op allows it (``OpDef.inplace``). The result, a ``Plan``,
+holds prebound ``forward_steps`` and ``backward_steps``: no graph walk, no registry lookup
+and no allocation per call.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from . import config
 from .base import MXNetValueError
+from .memory import Storage, TensorSpec, allocate
 from .registry.opdef import Kernel, OpDef
 from .symbol.graph import IndexedGraph, Node
 
 __all__ = ["Plan", "build_plan", "resolve_kernel"]
+
+FOREVER = 1 << 30
 
 
 def resolve_kernel(op: OpDef, dtype: np.dtype, node: Node, order: list[str], strict: bool,
@@ -41,12 +51,45 @@ class Plan:
     graph: IndexedGraph
     shapes: list
     dtypes: list
-    buffers: list  # numpy array per entry
+    buffers: list  # numpy array per forward entry
     backends: list  # backend name per node (None for variables)
+    storage: Storage | None = None
     forward_steps: list[Callable[[bool], None]] = field(default_factory=list)
     backward_steps: list[Callable[[], None]] = field(default_factory=list)
     head_grads: list = field(default_factory=list)  # buffer per head, or None (loss head)
-    allocated: list = field(default_factory=list)  # (node index, bytes) owned by the plan
+
+    def debug_lines(self) -> list[str]:
+        """One line per node: op, output shapes, backend and storage blocks; then totals."""
+        graph, storage = self.graph, self.storage
+        lines = []
+        for i, node in enumerate(graph.nodes):
+            if node.op is None:
+                lines.append(f"Variable:{node.name}")
+                continue
+            outs = []
+            for k in range(node.num_outputs()):
+                eid = graph.offsets[i] + k
+                block = storage.block_of.get(("out", eid)) if storage else None
+                outs.append(f"{graph.entry_name(eid)}{tuple(self.shapes[eid])} -> "
+                            f"{'block ' + str(block) if block is not None else 'bound'}")
+            lines.append(f"Op:{node.op.name}, Name={node.name}, backend={self.backends[i]}")
+            lines += [f"\t{text}" for text in outs]
+        if storage is not None:
+            lines.append(f"Planned {storage.planned_bytes} bytes in {len(storage.blocks)} blocks "
+                         f"versus naive {storage.naive_bytes} bytes "
+                         f"({storage.planned_bytes / max(storage.naive_bytes, 1):.1%})")
+            lines.append(f"Total {storage.planned_bytes / 2**20:.4f} MB allocated")
+        return lines
+
+
+@dataclass
+class _Schedule:
+    """The timeline: forward step of each op node, backward step of those that run backward."""
+
+    fwd: dict[int, int]
+    bwd: dict[int, int]
+    needs: list[bool]
+    backward_start: int
 
 
 def build_plan(graph: IndexedGraph, shapes: list, dtypes: list, var_arrays: dict[int, np.ndarray],
@@ -59,18 +102,174 @@ def build_plan(graph: IndexedGraph, shapes: list, dtypes: list, var_arrays: dict
     order = config.backend_order()
     strict = bool(config.get("backends.strict"))
     plan = Plan(graph, shapes, dtypes, [None] * graph.num_entries, [None] * len(graph.nodes))
+    schedule = _schedule(graph, grad_targets)
+    grads = _GradientPlan(plan, schedule, grad_targets)
+    specs = _forward_tensors(plan, schedule) + grads.tensors()
+    plan.storage = allocate(specs, planned=bool(config.get("planning.enabled")))
+    for i in graph.variables:
+        plan.buffers[graph.offsets[i]] = var_arrays[i]
+    for eid in range(graph.num_entries):
+        if plan.buffers[eid] is None:
+            plan.buffers[eid] = plan.storage.arrays[("out", eid)]
+    _plan_forward(plan, order, strict)
+    if schedule.bwd:
+        grads.build_steps(order, strict)
+    return plan
+
+
+def _schedule(graph: IndexedGraph, grad_targets: dict[int, Any]) -> _Schedule:
+    op_nodes = [i for i, n in enumerate(graph.nodes) if n.op is not None]
+    fwd = {i: t for t, i in enumerate(op_nodes)}
+    needs = [False] * graph.num_entries
     for i, node in enumerate(graph.nodes):
         if node.op is None:
-            plan.buffers[graph.offsets[i]] = var_arrays[i]
+            needs[graph.offsets[i]] = i in grad_targets
+        elif node.op.has_gradient and any(needs[e] for e in graph.in_entries[i][:node.num_args()]):
+            for k in range(node.num_visible()):
+                needs[graph.offsets[i] + k] = True
+    start = len(op_nodes)
+    running = [i for i in reversed(op_nodes) if needs[graph.offsets[i]]]
+    bwd = {i: start + 1 + t for t, i in enumerate(running)}
+    return _Schedule(fwd, bwd, needs, start)
+
+
+def _forward_tensors(plan: Plan, schedule: _Schedule) -> list[TensorSpec]:
+    """Op outputs with the last step that reads each (forward consumers, backward readers)."""
+    graph = plan.graph
+    last = {}
+    for i, node in enumerate(graph.nodes):
+        if node.op is None:
             continue
+        reads = node.op.backward_reads(node.params) if i in schedule.bwd else ()
         for k in range(node.num_outputs()):
             eid = graph.offsets[i] + k
-            plan.buffers[eid] = np.empty(shapes[eid], dtypes[eid])
-            plan.allocated.append((i, plan.buffers[eid].nbytes))
-    _plan_forward(plan, order, strict)
-    if grad_targets:
-        _plan_backward(plan, grad_targets, order, strict)
-    return plan
+            hidden = k >= node.num_visible()
+            last[eid] = schedule.bwd[i] if i in schedule.bwd and (hidden or "outputs" in reads) \
+                else schedule.fwd[i]
+        for slot, eid in zip(node.slot_names(), graph.in_entries[i]):
+            if graph.nodes[graph.entry_node[eid]].op is not None:
+                read_later = "inputs" in reads or slot in reads
+                use = schedule.bwd[i] if read_later else schedule.fwd[i]
+                last[eid] = max(last.get(eid, 0), use)
+    for eid in graph.heads:
+        last[eid] = FOREVER  # outputs stay readable after forward and backward
+    specs = []
+    for i, node in enumerate(graph.nodes):
+        if node.op is None:
+            continue
+        inplace = _inplace_candidates(graph, i, node)
+        for k in range(node.num_outputs()):
+            eid = graph.offsets[i] + k
+            specs.append(TensorSpec(("out", eid), plan.shapes[eid], plan.dtypes[eid],
+                                    schedule.fwd[i], last[eid], node=i,
+                                    reuse=[("out", e) for e in inplace.get(k, [])]))
+    return specs
+
+
+def _inplace_candidates(graph: IndexedGraph, i: int, node: Node) -> dict[int, list[int]]:
+    """For each output, the input entries (op outputs only) it may overwrite."""
+    found: dict[int, list[int]] = {}
+    entries = graph.in_entries[i]
+    for in_idx, out_idx in node.op.inplace_pairs(node.params):
+        eid = entries[in_idx]
+        if graph.nodes[graph.entry_node[eid]].op is not None:  # never a bound user array
+            found.setdefault(out_idx, []).append(eid)
+    return found
+
+
+class _GradientPlan:
+    """Where each gradient accumulates, and the scratch buffers that accumulation needs.
+
+    The first contribution to an entry's gradient writes its buffer directly (when the
+    request is ``write``); later ones write a scratch buffer that is then added in.
+    """
+
+    def __init__(self, plan: Plan, schedule: _Schedule,
+                 grad_targets: dict[int, tuple[np.ndarray, str]]) -> None:
+        self.plan = plan
+        self.schedule = schedule
+        graph = plan.graph
+        self.targets = {graph.offsets[i]: target for i, target in grad_targets.items()}
+        self.contributions: dict[tuple, str] = {}  # (eid, step) -> "direct" | "scratch"
+        self.first_write: dict[int, int] = {}
+        written: set[int] = set()
+        for eid in graph.heads:
+            if self._head_wants_grad(eid):
+                self._contribute(eid, schedule.backward_start, written)
+        for i, step in sorted(schedule.bwd.items(), key=lambda item: item[1]):
+            node = graph.nodes[i]
+            for eid in graph.in_entries[i][:node.num_args()]:
+                if schedule.needs[eid]:
+                    self._contribute(eid, step, written)
+
+    def _head_wants_grad(self, eid: int) -> bool:
+        node = self.plan.graph.nodes[self.plan.graph.entry_node[eid]]
+        return self.schedule.needs[eid] and not (node.op is not None and node.op.is_loss)
+
+    def _contribute(self, eid: int, step: int, written: set[int]) -> None:
+        mode = self.targets[eid][1] if eid in self.targets else "write"
+        direct = mode == "write" and eid not in written
+        self.contributions[(eid, step)] = "direct" if direct else "scratch"
+        self.first_write.setdefault(eid, step)
+        written.add(eid)
+
+    def tensors(self) -> list[TensorSpec]:
+        plan, schedule, graph = self.plan, self.schedule, self.plan.graph
+        specs = []
+        for eid in range(graph.num_entries):
+            if not schedule.needs[eid] or eid in self.targets:
+                continue
+            producer = graph.entry_node[eid]
+            if eid in self.first_write:
+                specs.append(TensorSpec(("grad", eid), plan.shapes[eid], plan.dtypes[eid],
+                                        self.first_write[eid], schedule.bwd[producer]))
+            else:  # read by the producer's backward but never written: stays zero
+                specs.append(TensorSpec(("grad", eid), plan.shapes[eid], plan.dtypes[eid],
+                                        0, FOREVER, zero=True))
+        for (eid, step), how in self.contributions.items():
+            if how == "scratch":
+                specs.append(TensorSpec(("scratch", eid, step), plan.shapes[eid],
+                                        plan.dtypes[eid], step, step))
+        return specs
+
+    def _grad_buffer(self, eid: int) -> np.ndarray:
+        if eid in self.targets:
+            return self.targets[eid][0]
+        return self.plan.storage.arrays[("grad", eid)]
+
+    def _destination(self, eid: int, step: int, pending: list) -> np.ndarray:
+        if self.contributions[(eid, step)] == "direct":
+            return self._grad_buffer(eid)
+        scratch = self.plan.storage.arrays[("scratch", eid, step)]
+        target = self._grad_buffer(eid)
+        pending.append(partial(np.add, target, scratch, out=target))
+        return scratch
+
+    def build_steps(self, order: list[str], strict: bool) -> None:
+        plan, schedule, graph = self.plan, self.schedule, self.plan.graph
+        steps: list[Callable[[], None]] = []
+        for eid in graph.heads:
+            wants = self._head_wants_grad(eid)
+            plan.head_grads.append(self._destination(eid, schedule.backward_start, steps)
+                                   if wants else None)
+        for i, step in sorted(schedule.bwd.items(), key=lambda item: item[1]):
+            node = graph.nodes[i]
+            _, kernel = resolve_kernel(node.op, _node_dtype(plan, i), node, order, strict,
+                                       "backward")
+            start, n_visible = graph.offsets[i], node.num_visible()
+            out_grads = [self._grad_buffer(start + k) if k < n_visible else None
+                         for k in range(node.num_outputs())]
+            pending: list = []
+            in_grads = [self._destination(eid, step, pending) if schedule.needs[eid] else None
+                        for eid in graph.in_entries[i][:node.num_args()]]
+            ins, aux = _split_inputs(plan, i)
+            steps.append(partial(kernel.backward, node.params, out_grads, ins, _outputs(plan, i),
+                                 in_grads, aux))
+            steps.extend(pending)
+        for eid, (target, mode) in self.targets.items():
+            if mode == "write" and eid not in self.first_write:
+                steps.append(partial(target.fill, 0))  # no path reaches it: its gradient is 0
+        plan.backward_steps = steps
 
 
 def _node_dtype(plan: Plan, i: int) -> np.dtype:
@@ -98,91 +297,3 @@ def _plan_forward(plan: Plan, order: list[str], strict: bool) -> None:
         plan.backends[i] = backend
         ins, aux = _split_inputs(plan, i)
         plan.forward_steps.append(partial(kernel.forward, node.params, ins, _outputs(plan, i), aux))
-
-
-def _needs_grad(plan: Plan, grad_targets: dict[int, Any]) -> list[bool]:
-    """Which entries carry a gradient: those on a path from a variable that wants one."""
-    graph = plan.graph
-    needs = [False] * graph.num_entries
-    for i, node in enumerate(graph.nodes):
-        if node.op is None:
-            needs[graph.offsets[i]] = i in grad_targets
-        elif node.op.has_gradient and any(needs[e] for e in graph.in_entries[i][:node.num_args()]):
-            for k in range(node.num_visible()):
-                needs[graph.offsets[i] + k] = True
-    return needs
-
-
-class _GradSlot:
-    """Where the gradient of one entry accumulates, and how many writers it has seen."""
-
-    __slots__ = ("target", "mode", "written")
-
-    def __init__(self, target: np.ndarray, mode: str) -> None:
-        self.target = target
-        self.mode = mode
-        self.written = False
-
-    def destination(self, steps: list) -> np.ndarray:
-        """Buffer for the next contribution; schedules the add when it cannot write directly."""
-        if self.mode == "write" and not self.written:
-            self.written = True
-            return self.target
-        scratch = np.empty_like(self.target)
-        steps.append(partial(np.add, self.target, scratch, out=self.target))
-        self.written = True
-        return scratch
-
-
-def _plan_backward(plan: Plan, grad_targets: dict[int, tuple[np.ndarray, str]],
-                   order: list[str], strict: bool) -> None:
-    graph = plan.graph
-    needs = _needs_grad(plan, grad_targets)
-    slots: dict[int, _GradSlot] = {}
-    for i, (target, mode) in grad_targets.items():
-        slots[graph.offsets[i]] = _GradSlot(target, mode)
-    for eid in range(graph.num_entries):
-        if needs[eid] and eid not in slots:
-            slots[eid] = _GradSlot(np.zeros(plan.shapes[eid], plan.dtypes[eid]), "write")
-    steps = _plan_head_grads(plan, slots, needs)
-    for i in reversed(range(len(graph.nodes))):
-        node = graph.nodes[i]
-        if node.op is None or not any(needs[graph.offsets[i] + k] for k in range(node.num_outputs())):
-            continue
-        _plan_node_backward(plan, i, slots, needs, steps, order, strict)
-    for i, (target, mode) in grad_targets.items():
-        if mode == "write" and not slots[graph.offsets[i]].written:
-            steps.append(partial(target.fill, 0))  # no path reaches it: its gradient is 0
-    plan.backward_steps = steps
-
-
-def _plan_head_grads(plan: Plan, slots: dict[int, _GradSlot], needs: list[bool]) -> list:
-    """Non-loss heads get their gradient from ``backward(out_grads)`` before anything else."""
-    graph = plan.graph
-    steps: list = []
-    for eid in graph.heads:
-        node = graph.nodes[graph.entry_node[eid]]
-        if (node.op is not None and node.op.is_loss) or not needs[eid]:
-            plan.head_grads.append(None)
-            continue
-        plan.head_grads.append(slots[eid].destination(steps))
-    return steps
-
-
-def _plan_node_backward(plan: Plan, i: int, slots: dict[int, _GradSlot], needs: list[bool],
-                        steps: list, order: list[str], strict: bool) -> None:
-    graph = plan.graph
-    node = graph.nodes[i]
-    backend, kernel = resolve_kernel(node.op, _node_dtype(plan, i), node, order, strict, "backward")
-    start = graph.offsets[i]
-    n_visible = node.num_visible()
-    out_grads = [slots[start + k].target if k < n_visible else None
-                 for k in range(node.num_outputs())]
-    pending: list = []
-    in_grads = []
-    for eid in graph.in_entries[i][:node.num_args()]:
-        in_grads.append(slots[eid].destination(pending) if needs[eid] else None)
-    ins, aux = _split_inputs(plan, i)
-    steps.append(partial(kernel.backward, node.params, out_grads, ins, _outputs(plan, i),
-                         in_grads, aux))
-    steps.extend(pending)

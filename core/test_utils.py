@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -136,7 +137,7 @@ def check_symbolic_backward(sym: Symbol, location: Any, out_grads: Any, expected
     executor = _bind(sym, loc, _as_aux(sym, aux_states, dtype), grad_req, ctx)
     if isinstance(expected, (list, tuple)):
         expected = dict(zip(sym.list_arguments(), expected))
-    for name, value in expected.items():
+    for name in expected:
         req = grad_req.get(name, "null") if isinstance(grad_req, dict) else grad_req
         if req == "add" and executor.grad_dict.get(name) is not None:
             executor.grad_dict[name][:] = 0

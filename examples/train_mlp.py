@@ -10,9 +10,8 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 import mxlite as mx
+import numpy as np
 
 
 def mlp() -> mx.sym.Symbol:

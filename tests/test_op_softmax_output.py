@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import mxlite as mx
 import numpy as np
 import pytest
-
-import mxlite as mx
 from mxlite.test_utils import assert_almost_equal, check_symbolic_backward, check_symbolic_forward
 
 RNG = np.random.default_rng(7)

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import warnings
 
+import mxlite as mx
 import numpy as np
 import pytest
-
-import mxlite as mx
-from mxlite.registry import (Kernel, OpDef, Param, PluginError, PluginWarning, get_registry,
-                             register_plugin)
+from mxlite.registry import (
+    Kernel,
+    OpDef,
+    Param,
+    PluginError,
+    PluginWarning,
+    get_registry,
+    register_plugin,
+)
 
 PLUGIN_WITH_OP = """
     import numpy as np

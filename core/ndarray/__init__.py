@@ -5,8 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from .dtypes import to_dtype
-from .ndarray import (NDArray, arange, array, concatenate, empty, from_numpy, full, ones,
-                      waitall, zeros)
+from .ndarray import (
+    NDArray,
+    arange,
+    array,
+    concatenate,
+    empty,
+    from_numpy,
+    full,
+    ones,
+    waitall,
+    zeros,
+)
 
 __all__ = ["NDArray", "arange", "array", "concatenate", "empty", "from_numpy", "full", "ones",
            "waitall", "zeros", "to_dtype"]

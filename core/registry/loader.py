@@ -69,7 +69,7 @@ def _entry_points() -> list[metadata.EntryPoint]:
     """Entry points of our group, mxlite's own first so that overrides are detected."""
     found = metadata.entry_points(group=ENTRY_POINT_GROUP)
     unique = {(ep.name, ep.value): ep for ep in found}
-    own = lambda ep: 0 if ep.dist is not None and ep.dist.name == _OWN_DISTRIBUTION else 1  # noqa: E731
+    own = lambda ep: 0 if ep.dist is not None and ep.dist.name == _OWN_DISTRIBUTION else 1
     return sorted(unique.values(), key=lambda ep: (own(ep), ep.name))
 
 

@@ -14,8 +14,9 @@ Kernel calling convention (all arrays are numpy arrays allocated by the executor
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,7 @@ def same_type_rule(p: Params, in_types: list, out_types: list, aux_types: list):
     known = next((t for t in [*in_types, *out_types, *aux_types] if t is not None), None)
     if known is None:
         return in_types, out_types, aux_types
-    fill = lambda ts: [known] * len(ts)  # noqa: E731
+    fill = lambda ts: [known] * len(ts)
     return fill(in_types), fill(out_types), fill(aux_types)
 
 
@@ -74,8 +75,13 @@ class OpDef:
     infer_type: TypeRule = same_type_rule
     kernels: dict[str, Kernel] = field(default_factory=dict)
     aliases: Sequence[str] = ()
-    #: (input index, output index) pairs whose buffers may be shared
-    inplace: Sequence[tuple[int, int]] = ()
+    #: (input index, output index) pairs whose buffers may be shared: the forward kernel
+    #: must then work when the output is the input (a function of the params, or a list)
+    inplace: Any = ()
+    #: what backward reads from forward: "inputs", "outputs", or single input names
+    #: ("label"); hidden outputs are always kept. The planner may reuse everything else
+    #: once forward is done with it. A function of the params, or a tuple.
+    grad_uses: Any = ("inputs", "outputs")
     #: a loss op makes its own head gradient; backward() needs no out_grads for it
     is_loss: bool = False
     #: why the op has no gradient (argmax, comparisons...), or None when it has one
@@ -120,6 +126,12 @@ class OpDef:
 
     def output_names(self, p: Params) -> list[str]:
         return _names(self.outputs, p)
+
+    def inplace_pairs(self, p: Params) -> list[tuple[int, int]]:
+        return list(self.inplace(p) if callable(self.inplace) else self.inplace)
+
+    def backward_reads(self, p: Params) -> tuple[str, ...]:
+        return tuple(self.grad_uses(p) if callable(self.grad_uses) else self.grad_uses)
 
     def num_visible(self, p: Params) -> int:
         if self.visible_outputs is None:

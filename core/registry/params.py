@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ast
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ..base import MXNetValueError, suggest
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Iterator
 
 from ..base import MXNetError, MXNetKeyError, suggest
 from .opdef import Kernel, OpDef

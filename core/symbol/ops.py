@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from .. import attribute, name as _name
+from .. import attribute
+from .. import name as _name
 from ..base import MXNetTypeError, MXNetValueError, suggest
 from ..registry import get_registry
 from ..registry.opdef import HIDDEN_KEYS

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -226,7 +227,7 @@ class Symbol:
         graph = self._graph()
         known = {k: _as_shape(v, k) for k, v in self._known_from_call(what, args, kwargs, graph).items()}
         shapes = infer_graph_shapes(graph, known)
-        shown = lambda s: tuple(s) if s is not None else ()  # noqa: E731
+        shown = lambda s: tuple(s) if s is not None else ()
         var_shapes = [shapes[graph.offsets[i]] for i in graph.variables]
         args_out = [shown(shapes[graph.offsets[i]]) for i in graph.arg_nodes]
         aux_out = [shown(shapes[graph.offsets[i]]) for i in graph.aux_nodes]
@@ -242,7 +243,7 @@ class Symbol:
         known = {k: to_dtype(v) for k, v in self._known_from_call("infer_type", args, kwargs,
                                                                     graph).items()}
         types = infer_graph_types(graph, known)
-        as_type = lambda t: t.type if t is not None else None  # noqa: E731
+        as_type = lambda t: t.type if t is not None else None
         arg_t = [as_type(types[graph.offsets[i]]) for i in graph.arg_nodes]
         aux_t = [as_type(types[graph.offsets[i]]) for i in graph.aux_nodes]
         out_t = [as_type(types[e]) for e in graph.heads]

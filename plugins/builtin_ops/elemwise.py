@@ -6,10 +6,9 @@ operators use (``a + b`` calls ``_Plus``), the forward ufunc and its gradient.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
-
 from mxlite.registry import Kernel, OpDef, Param, Params
 
 from ._rules import same_shape
@@ -88,8 +87,11 @@ def _grad_minimum(og, lhs, rhs, out, gl, gr) -> None:  # type: ignore[no-untyped
         np.multiply(og, lhs > rhs, out=gr)
 
 
+IN, OUT, BOTH = ("inputs",), ("outputs",), ("inputs", "outputs")  # what a gradient reads
+
+
 def _binary_op(name: str, aliases: list[str], ufunc: np.ufunc, grad: BinaryGrad | None,
-               doc: str) -> OpDef:
+               uses: tuple, doc: str) -> OpDef:
     def forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
         ufunc(ins[0], ins[1], out=outs[0], casting="unsafe")
 
@@ -100,26 +102,26 @@ def _binary_op(name: str, aliases: list[str], ufunc: np.ufunc, grad: BinaryGrad 
     return OpDef(
         name=name, aliases=aliases, doc=doc, inputs=["lhs", "rhs"], infer_shape=same_shape,
         kernels={"numpy": Kernel(forward, backward if grad else None)},
-        inplace=[(0, 0), (1, 0)] if grad is not None else [],
+        inplace=[(0, 0), (1, 0)], grad_uses=uses,
         no_gradient=None if grad else "comparisons are piecewise constant; MXNet gives zero",
     )
 
 
 BINARY = [
-    ("elemwise_add", ["_Plus", "_plus", "_add"], np.add, _grad_add, "lhs + rhs"),
-    ("elemwise_sub", ["_Minus", "_minus", "_sub"], np.subtract, _grad_sub, "lhs - rhs"),
-    ("elemwise_mul", ["_Mul", "_mul"], np.multiply, _grad_mul, "lhs * rhs"),
-    ("elemwise_div", ["_Div", "_div"], np.divide, _grad_div, "lhs / rhs"),
-    ("_power", ["_Power", "_pow"], np.power, _grad_power, "lhs ** rhs"),
-    ("_mod", ["_Mod"], np.mod, _grad_mod, "lhs % rhs (sign of rhs, as numpy)"),
-    ("_maximum", ["_Maximum"], np.maximum, _grad_maximum, "max(lhs, rhs)"),
-    ("_minimum", ["_Minimum"], np.minimum, _grad_minimum, "min(lhs, rhs)"),
-    ("_equal", ["_Equal"], np.equal, None, "1 where lhs == rhs else 0"),
-    ("_not_equal", ["_Not_Equal"], np.not_equal, None, "1 where lhs != rhs else 0"),
-    ("_greater", ["_Greater"], np.greater, None, "1 where lhs > rhs else 0"),
-    ("_greater_equal", ["_Greater_Equal"], np.greater_equal, None, "1 where lhs >= rhs else 0"),
-    ("_lesser", ["_Lesser"], np.less, None, "1 where lhs < rhs else 0"),
-    ("_lesser_equal", ["_Lesser_Equal"], np.less_equal, None, "1 where lhs <= rhs else 0"),
+    ("elemwise_add", ["_Plus", "_plus", "_add"], np.add, _grad_add, (), "lhs + rhs"),
+    ("elemwise_sub", ["_Minus", "_minus", "_sub"], np.subtract, _grad_sub, (), "lhs - rhs"),
+    ("elemwise_mul", ["_Mul", "_mul"], np.multiply, _grad_mul, IN, "lhs * rhs"),
+    ("elemwise_div", ["_Div", "_div"], np.divide, _grad_div, BOTH, "lhs / rhs"),
+    ("_power", ["_Power", "_pow"], np.power, _grad_power, BOTH, "lhs ** rhs"),
+    ("_mod", ["_Mod"], np.mod, _grad_mod, IN, "lhs % rhs (sign of rhs, as numpy)"),
+    ("_maximum", ["_Maximum"], np.maximum, _grad_maximum, IN, "max(lhs, rhs)"),
+    ("_minimum", ["_Minimum"], np.minimum, _grad_minimum, IN, "min(lhs, rhs)"),
+    ("_equal", ["_Equal"], np.equal, None, (), "1 where lhs == rhs else 0"),
+    ("_not_equal", ["_Not_Equal"], np.not_equal, None, (), "1 where lhs != rhs else 0"),
+    ("_greater", ["_Greater"], np.greater, None, (), "1 where lhs > rhs else 0"),
+    ("_greater_equal", ["_Greater_Equal"], np.greater_equal, None, (), "1 where lhs >= rhs else 0"),
+    ("_lesser", ["_Lesser"], np.less, None, (), "1 where lhs < rhs else 0"),
+    ("_lesser_equal", ["_Lesser_Equal"], np.less_equal, None, (), "1 where lhs <= rhs else 0"),
 ]
 
 
@@ -176,7 +178,7 @@ def _reflect(ufunc: np.ufunc) -> Callable:
 
 
 def _scalar_op(name: str, aliases: list[str], fn: Callable, grad: Callable | None,
-               doc: str) -> OpDef:
+               uses: tuple, doc: str) -> OpDef:
     def forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
         fn(ins[0], p.scalar, out=outs[0], casting="unsafe")
 
@@ -190,31 +192,32 @@ def _scalar_op(name: str, aliases: list[str], fn: Callable, grad: Callable | Non
         params=[Param("scalar", "float", 1.0, doc="The scalar operand."),
                 Param("is_int", "bool", True, doc="Accepted for MXNet 1.9 graphs; unused.")],
         kernels={"numpy": Kernel(forward, backward if grad else None)},
-        inplace=[(0, 0)],
+        inplace=[(0, 0)], grad_uses=uses,
         no_gradient=None if grad else "comparisons are piecewise constant; MXNet gives zero",
     )
 
 
 SCALAR = [
-    ("_plus_scalar", ["_PlusScalar"], np.add, _sgrad_copy, "data + scalar"),
-    ("_minus_scalar", ["_MinusScalar"], np.subtract, _sgrad_copy, "data - scalar"),
-    ("_rminus_scalar", ["_RMinusScalar"], _reflect(np.subtract), _sgrad_neg, "scalar - data"),
-    ("_mul_scalar", ["_MulScalar"], np.multiply, _sgrad_mul, "data * scalar"),
-    ("_div_scalar", ["_DivScalar"], np.divide, _sgrad_div, "data / scalar"),
-    ("_rdiv_scalar", ["_RDivScalar"], _reflect(np.divide), _sgrad_rdiv, "scalar / data"),
-    ("_mod_scalar", ["_ModScalar"], np.mod, _sgrad_copy, "data % scalar"),
-    ("_rmod_scalar", ["_RModScalar"], _reflect(np.mod), _sgrad_rmod, "scalar % data"),
-    ("_power_scalar", ["_PowerScalar"], np.power, _sgrad_power, "data ** scalar"),
-    ("_rpower_scalar", ["_RPowerScalar"], _reflect(np.power), _sgrad_rpower, "scalar ** data"),
-    ("_maximum_scalar", ["_MaximumScalar"], np.maximum, _sgrad_maximum, "max(data, scalar)"),
-    ("_minimum_scalar", ["_MinimumScalar"], np.minimum, _sgrad_minimum, "min(data, scalar)"),
-    ("_equal_scalar", ["_EqualScalar"], np.equal, None, "1 where data == scalar else 0"),
-    ("_not_equal_scalar", ["_NotEqualScalar"], np.not_equal, None, "1 where data != scalar"),
-    ("_greater_scalar", ["_GreaterScalar"], np.greater, None, "1 where data > scalar else 0"),
-    ("_greater_equal_scalar", ["_GreaterEqualScalar"], np.greater_equal, None,
+    ("_plus_scalar", ["_PlusScalar"], np.add, _sgrad_copy, (), "data + scalar"),
+    ("_minus_scalar", ["_MinusScalar"], np.subtract, _sgrad_copy, (), "data - scalar"),
+    ("_rminus_scalar", ["_RMinusScalar"], _reflect(np.subtract), _sgrad_neg, (), "scalar - data"),
+    ("_mul_scalar", ["_MulScalar"], np.multiply, _sgrad_mul, (), "data * scalar"),
+    ("_div_scalar", ["_DivScalar"], np.divide, _sgrad_div, (), "data / scalar"),
+    ("_rdiv_scalar", ["_RDivScalar"], _reflect(np.divide), _sgrad_rdiv, BOTH, "scalar / data"),
+    ("_mod_scalar", ["_ModScalar"], np.mod, _sgrad_copy, (), "data % scalar"),
+    ("_rmod_scalar", ["_RModScalar"], _reflect(np.mod), _sgrad_rmod, IN, "scalar % data"),
+    ("_power_scalar", ["_PowerScalar"], np.power, _sgrad_power, IN, "data ** scalar"),
+    ("_rpower_scalar", ["_RPowerScalar"], _reflect(np.power), _sgrad_rpower, OUT,
+     "scalar ** data"),
+    ("_maximum_scalar", ["_MaximumScalar"], np.maximum, _sgrad_maximum, IN, "max(data, scalar)"),
+    ("_minimum_scalar", ["_MinimumScalar"], np.minimum, _sgrad_minimum, IN, "min(data, scalar)"),
+    ("_equal_scalar", ["_EqualScalar"], np.equal, None, (), "1 where data == scalar else 0"),
+    ("_not_equal_scalar", ["_NotEqualScalar"], np.not_equal, None, (), "1 where data != scalar"),
+    ("_greater_scalar", ["_GreaterScalar"], np.greater, None, (), "1 where data > scalar else 0"),
+    ("_greater_equal_scalar", ["_GreaterEqualScalar"], np.greater_equal, None, (),
      "1 where data >= scalar else 0"),
-    ("_lesser_scalar", ["_LesserScalar"], np.less, None, "1 where data < scalar else 0"),
-    ("_lesser_equal_scalar", ["_LesserEqualScalar"], np.less_equal, None,
+    ("_lesser_scalar", ["_LesserScalar"], np.less, None, (), "1 where data < scalar else 0"),
+    ("_lesser_equal_scalar", ["_LesserEqualScalar"], np.less_equal, None, (),
      "1 where data <= scalar else 0"),
 ]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from mxlite.base import MXNetValueError
 from mxlite.inference import ShapeError
 from mxlite.registry import Kernel, OpDef, Param, Params
@@ -133,6 +132,7 @@ SOFTMAX_OUTPUT = OpDef(
     infer_shape=_softmax_output_shape,
     kernels={"numpy": Kernel(_softmax_output_forward, _softmax_output_backward)},
     is_loss=True,
+    grad_uses=("label", "outputs"),
 )
 
 OPS = [SOFTMAX_OUTPUT]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from math import prod
 
 import numpy as np
-
 from mxlite.inference import ShapeError
 from mxlite.registry import Kernel, OpDef, Param, Params
 
@@ -77,6 +76,7 @@ FULLY_CONNECTED = OpDef(
     inputs=_fc_inputs,
     infer_shape=_fc_shape,
     kernels={"numpy": Kernel(_fc_forward, _fc_backward)},
+    grad_uses=("inputs",),
 )
 
 
@@ -140,7 +140,9 @@ ACTIVATION = OpDef(
     params=[Param("act_type", "str", choices=ACT_TYPES, doc="Activation function.")],
     infer_shape=same_shape,
     kernels={"numpy": Kernel(_act_forward, _act_backward)},
-    inplace=[(0, 0)],
+    # softsign's forward and gradient need the input; the others work from the output
+    inplace=lambda p: [] if p.act_type == "softsign" else [(0, 0)],
+    grad_uses=lambda p: ("inputs",) if p.act_type == "softsign" else ("outputs",),
 )
 
 OPS = [FULLY_CONNECTED, ACTIVATION]
