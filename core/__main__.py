@@ -1,4 +1,7 @@
-"""``python -m mxlite plugins [--json]``: what is loaded, from where, and what was skipped."""
+"""``python -m mxlite plugins [--json]``: what is loaded, from where, and what was skipped.
+
+``python -m mxlite docs``: the operator reference page, generated from the registry.
+"""
 
 from __future__ import annotations
 
@@ -42,7 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     plugins = sub.add_parser("plugins", help="list plugins, their operators and kernels")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
+    sub.add_parser("docs", help="print the operator reference (docs/operators.md)")
     args = parser.parse_args(argv)
+    if args.command == "docs":
+        from .registry.docs import render_operators
+        print(render_operators(get_registry()))
+        return 0
     report = _report()
     if args.json:
         json.dump(report, sys.stdout, indent=2)

@@ -1,0 +1,33 @@
+"""docs/operators.md is generated from the registry and must be current."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from mxlite.registry import get_registry
+from mxlite.registry.docs import render_operators
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "operators.md"
+
+
+def test_operator_reference_is_current() -> None:
+    expected = render_operators(get_registry()) + "\n"
+    assert DOCS.read_text() == expected, (
+        "docs/operators.md is stale: run `python -m mxlite docs > docs/operators.md`")
+
+
+def test_reference_lists_every_operator_with_parameters() -> None:
+    text = render_operators(get_registry())
+    assert "## FullyConnected" in text
+    assert "| `num_hidden` | int | required |" in text
+    for name in get_registry().ops:
+        assert f"## {name}\n" in text
+
+
+def test_plugins_command_lists_the_builtin_plugin() -> None:
+    done = subprocess.run([sys.executable, "-m", "mxlite", "plugins"], capture_output=True,
+                          text=True, check=True)
+    assert "builtin_ops (mxlite " in done.stdout
+    assert "backend order: numpy" in done.stdout
