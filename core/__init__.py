@@ -22,14 +22,24 @@ sym = symbol
 
 __all__ = ["AttrScope", "Context", "MXNetError", "attribute", "base", "config", "context", "cpu",
            "cpu_pinned", "current_context", "gpu", "hookimpl", "name", "nd", "ndarray",
-           "num_gpus", "random", "sym", "symbol", "test_utils", "registry"]
+           "num_gpus", "random", "registry", "sym", "symbol"]
+
+
+#: attribute -> module, imported on first use to keep ``import mxlite`` light
+_LAZY = {
+    "test_utils": "test_utils", "executor": "executor", "inference": "inference",
+    "planning": "planning", "memory": "memory", "operator": "operator", "io": "io",
+    "optimizer": "optimizer", "lr_scheduler": "lr_scheduler", "init": "initializer",
+    "initializer": "initializer", "metric": "metric", "callback": "callback", "model": "model",
+    "mod": "module", "module": "module", "viz": "visualization", "visualization": "visualization",
+}
 
 
 def __getattr__(attr: str) -> Any:
     """Load the heavier modules on first use, keeping ``import mxlite`` light."""
-    if attr in ("test_utils", "registry", "executor", "inference", "planning"):
+    if attr in _LAZY:
         import importlib
-        module = importlib.import_module(f".{attr}", __name__)
+        module = importlib.import_module(f".{_LAZY[attr]}", __name__)
         globals()[attr] = module
         return module
     raise AttributeError(f"module 'mxlite' has no attribute {attr!r}")
