@@ -19,6 +19,7 @@ def _run(sym, shapes: dict, seed: int, planned: bool, grad_req="write", type_dic
     """Bind, fill inputs deterministically, run forward+backward twice; return everything."""
     with mx.config.override(planning__enabled=planned):
         executor = sym.simple_bind(mx.cpu(), grad_req=grad_req, type_dict=type_dict, **shapes)
+    mx.random.seed(seed)  # random ops (Dropout) draw the same in both runs
     rng = np.random.default_rng(seed)
     for array in executor.arg_arrays + executor.aux_arrays:
         array[:] = rng.uniform(0.1, 0.9, array.shape)
