@@ -86,6 +86,9 @@ class OpDef:
     is_loss: bool = False
     #: why the op has no gradient (argmax, comparisons...), or None when it has one
     no_gradient: str | None = None
+    #: attributes given to auto-created input Variables, by input name (prelu's gamma gets
+    #: ``{"__init__": '["Constant", {"value": 0.25}]'}``, as in MXNet)
+    input_attrs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     #: name of the parameter that counts variadic inputs (Concat's ``num_args``)
     key_var_num_args: str | None = None
     doc: str = ""

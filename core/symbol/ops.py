@@ -42,9 +42,14 @@ def constructor(op_name: str) -> Callable[..., Symbol]:
 def create(called_name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> Symbol:
     """Apply operator ``called_name`` to input symbols; missing inputs become Variables."""
     op = get_registry().get(called_name)
-    kwargs = dict(kwargs)
+    # an input given as None is auto-created, as in MXNet (``weight=None``)
+    kwargs = {k: v for k, v in kwargs.items() if v is not None or k in op.param_names}
     name = kwargs.pop("name", None)
     attr = kwargs.pop("attr", None)
+    for key, value in (attr or {}).items():
+        if not isinstance(value, str):
+            raise MXNetValueError(f"{called_name}: attribute {key!r} must be a string, "
+                                  f"got {value!r}")
     for i, arg in enumerate(args):
         if not isinstance(arg, Symbol):
             raise MXNetTypeError(f"{called_name}: positional argument {i} must be a Symbol, got "
@@ -84,7 +89,7 @@ def _bind_inputs(node: Node, args: list[Symbol], named: dict[str, Symbol]) -> li
     for slot in slots:
         sym = given.get(slot)
         if sym is None:
-            var_attrs = dict(node.attrs)
+            var_attrs = {**node.attrs, **node.op.input_attrs.get(slot, {})}
             entries.append((Node(None, f"{node.name}_{slot}", var_attrs), 0))
         elif len(sym._outputs) != 1:
             raise MXNetValueError(f"{where}: input {slot!r} must have one output, got {sym!r} "

@@ -226,6 +226,7 @@ LEAKY_RELU = OpDef(
         Param("upper_bound", "float", 0.334, doc="Upper bound of rrelu's random slope."),
     ],
     inputs=_inputs,
+    input_attrs={"gamma": {"__init__": '["Constant", {"value": 0.25}]'}},
     outputs=_outputs,
     visible_outputs=1,
     infer_shape=_leaky_shape,
