@@ -91,11 +91,7 @@ class Executor:
         if incomplete:
             raise MXNetValueError(f"simple_bind: cannot infer the shapes of {incomplete}; give "
                                   f"them as keyword arguments (known: {shapes})")
-        arg_types, _, aux_types = symbol.infer_type(**(type_dict or {}))
-        if arg_types is None:
-            filled = {n: np.float32 for n in arg_names}
-            filled.update(type_dict or {})
-            arg_types, _, aux_types = symbol.infer_type(**filled)
+        arg_types, aux_types = _types_or_float32(symbol, arg_names + aux_names, type_dict or {})
         context = _context(ctx)
         args = [NDArray(np.zeros(s, t), context) for s, t in zip(arg_shapes, arg_types)]
         aux = [NDArray(np.zeros(s, t), context) for s, t in zip(aux_shapes, aux_types)]
@@ -120,11 +116,17 @@ class Executor:
             step()
 
     def _set_head_grads(self, out_grads: Any) -> None:
+        names = self._symbol.list_outputs()
         if out_grads is None:
             out_grads = []
         elif isinstance(out_grads, (NDArray, np.ndarray)):
             out_grads = [out_grads]
-        names = self._symbol.list_outputs()
+        elif isinstance(out_grads, dict):
+            unknown = sorted(set(out_grads) - set(names))
+            if unknown:
+                raise MXNetValueError(f"backward: out_grads names {unknown} are not outputs; "
+                                      f"outputs are {names}")
+            out_grads = [out_grads.get(n) for n in names]
         for k, buffer in enumerate(self._head_grads):
             if buffer is None:
                 continue
@@ -170,28 +172,29 @@ class Executor:
 
     def reshape(self, partial_shaping: bool = False, allow_up_sizing: bool = False,
                 **kwargs: Any) -> "Executor":
-        """A new executor for new input shapes, sharing the arrays whose shapes are unchanged."""
-        arg_shapes, _, aux_shapes = self._symbol.infer_shape(**kwargs)
-        if arg_shapes is None:
-            raise MXNetValueError(f"reshape: shapes {kwargs} do not determine every argument")
+        """A new executor for new input shapes, with MXNet's rules.
+
+        Shapes are inferred from ``kwargs`` alone. Arrays whose shape is unchanged are shared.
+        An array whose shape changes must be named in ``kwargs`` unless ``partial_shaping``;
+        if it grows it needs ``allow_up_sizing`` and gets new zeroed memory, if it shrinks it
+        becomes a view of its old memory (gradients alike).
+        """
+        arg_shapes, _, aux_shapes = self._symbol.infer_shape_partial(**kwargs)
         graph = self._graph
+        arg_names, aux_names = graph.names(graph.arg_nodes), graph.names(graph.aux_nodes)
+        unknown = [n for n, s in zip(arg_names + aux_names, arg_shapes + aux_shapes)
+                   if not s or 0 in s]
+        if unknown:
+            raise MXNetValueError(f"reshape: the shapes {kwargs} do not determine {unknown}")
+        resize = _Resizer(self._ctx, kwargs, partial_shaping, allow_up_sizing)
         new_args, new_grads = [], []
-        for name, arr, grad, shape in zip(graph.names(graph.arg_nodes), self.arg_arrays,
-                                          self.grad_arrays, arg_shapes):
-            if arr.shape == tuple(shape):
-                new_args.append(arr)
-                new_grads.append(grad)
-                continue
-            if name not in kwargs and not partial_shaping:
-                raise MXNetValueError(f"reshape: argument {name!r} changes shape {arr.shape} -> "
-                                      f"{tuple(shape)}; pass partial_shaping=True to allow it")
-            if arr.size < int(np.prod(shape)) and not allow_up_sizing and name not in kwargs:
-                raise MXNetValueError(f"reshape: {name!r} would grow to {tuple(shape)}; pass "
-                                      "allow_up_sizing=True")
-            new_args.append(NDArray(np.zeros(shape, arr.dtype), self._ctx))
-            new_grads.append(None if grad is None else NDArray(np.zeros(shape, arr.dtype), self._ctx))
-        new_aux = [a if a.shape == tuple(s) else NDArray(np.zeros(s, a.dtype), self._ctx)
-                   for a, s in zip(self.aux_arrays, aux_shapes)]
+        for name, arr, grad, shape in zip(arg_names, self.arg_arrays, self.grad_arrays,
+                                          arg_shapes):
+            grows = resize.check(name, arr, tuple(shape))
+            new_args.append(resize(arr, tuple(shape), grows))
+            new_grads.append(None if grad is None else resize(grad, tuple(shape), grows))
+        new_aux = [resize(a, tuple(s), resize.check(n, a, tuple(s)))
+                   for n, a, s in zip(aux_names, self.aux_arrays, aux_shapes)]
         return Executor(self._symbol, self._ctx, new_args, new_grads, self._grad_reqs, new_aux)
 
     # -- introspection -------------------------------------------------------------
@@ -202,6 +205,49 @@ class Executor:
 
     def set_monitor_callback(self, callback: Any, monitor_all: bool = False) -> None:
         raise MXNetValueError("set_monitor_callback is not supported by mxlite yet")
+
+
+class _Resizer:
+    """``Executor.reshape``'s rule for one array: share, view a prefix, or allocate anew."""
+
+    def __init__(self, ctx: Context, given: dict[str, Any], partial: bool, up_sizing: bool
+                 ) -> None:
+        self.ctx, self.given, self.partial, self.up_sizing = ctx, given, partial, up_sizing
+
+    def check(self, name: str, arr: NDArray, shape: tuple[int, ...]) -> bool:
+        """Raise if ``arr`` may not take ``shape``; return whether it grows."""
+        if arr.shape == shape:
+            return False
+        if name not in self.given and not self.partial:
+            raise MXNetValueError(
+                f"reshape: the shape of {name!r}, which was not given, changes from {arr.shape} "
+                f"to {shape}; this can stop it sharing memory with the original executor. "
+                "Pass partial_shaping=True if this is intended")
+        grows = int(np.prod(shape)) > arr.size
+        if grows and not self.up_sizing:
+            raise MXNetValueError(
+                f"reshape: {name!r} would grow from {arr.shape} to {shape}; pass "
+                "allow_up_sizing=True to allocate new arrays (making a large executor and "
+                "shrinking it is cheaper)")
+        return grows
+
+    def __call__(self, arr: NDArray, shape: tuple[int, ...], grows: bool) -> NDArray:
+        if arr.shape == shape:
+            return arr
+        if grows:
+            return NDArray(np.zeros(shape, arr._data.dtype), self.ctx)
+        flat = arr._data.reshape(-1)
+        return NDArray(flat[:int(np.prod(shape))].reshape(shape), self.ctx)
+
+
+def _types_or_float32(symbol: Symbol, names: list[str], type_dict: dict[str, Any]
+                      ) -> tuple[list, list]:
+    """Argument and aux dtypes from ``type_dict``; what stays undecided is float32."""
+    arg_types, _, aux_types = symbol.infer_type_partial(**type_dict)
+    if any(t is None for t in arg_types + aux_types):
+        filled = {n: np.float32 for n, t in zip(names, arg_types + aux_types) if t is None}
+        arg_types, _, aux_types = symbol.infer_type_partial(**{**filled, **type_dict})
+    return arg_types, aux_types
 
 
 def _context(ctx: Any) -> Context:
@@ -224,14 +270,13 @@ def _arrays_in_order(given: Any, names: list[str], what: str, required: bool) ->
     """Arrays for ``names`` from a list (in order) or a dict (by name)."""
     if given is None:
         given = {}
-    if isinstance(given, dict):
-        unknown = set(given) - set(names)
-        if unknown and required:
-            raise MXNetValueError(f"bind: {what} has unknown names {sorted(unknown)}; expected "
-                                  f"{names}")
+    if isinstance(given, dict):  # names that are not arguments are ignored, as in MXNet
         missing = [n for n in names if given.get(n) is None]
         if missing and required:
-            raise MXNetValueError(f"bind: {what} is missing {missing}; the symbol needs {names}")
+            unused = sorted(set(given) - set(names))
+            hint = f" (given but unused: {unused})" if unused else ""
+            raise MXNetValueError(f"bind: {what} is missing {missing}; the symbol needs "
+                                  f"{names}{hint}")
         return [None if given.get(n) is None else _to_ndarray(given[n], f"{what}[{n!r}]")
                 for n in names]
     given = list(given)
@@ -248,10 +293,7 @@ def _arrays_in_order(given: Any, names: list[str], what: str, required: bool) ->
 def _grad_reqs(grad_req: Any, names: list[str]) -> list[str]:
     if isinstance(grad_req, str):
         reqs = [grad_req] * len(names)
-    elif isinstance(grad_req, dict):
-        unknown = set(grad_req) - set(names)
-        if unknown:
-            raise MXNetValueError(f"bind: grad_req names unknown arguments {sorted(unknown)}")
+    elif isinstance(grad_req, dict):  # unknown names are ignored, as in MXNet
         reqs = [grad_req.get(n, "null") for n in names]
     else:
         reqs = list(grad_req)

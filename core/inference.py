@@ -125,17 +125,21 @@ def _seed(graph: IndexedGraph, known: dict[str, Any], attr: str, parse: Callable
     by_name = {graph.nodes[i].name: i for i in graph.variables}
     for i in graph.variables:
         text = graph.nodes[i].attrs.get(attr)
-        if text is not None:
+        if text is None:
+            continue
+        try:
             values[graph.offsets[i]] = parse(text)
+        except (ValueError, TypeError, SyntaxError) as err:
+            raise MXNetValueError(f"variable {graph.nodes[i].name!r}: cannot read its {attr} "
+                                  f"attribute {text!r}: {err}") from None
     for name, value in known.items():
         if name not in by_name:
             continue
         eid = graph.offsets[by_name[name]]
         try:
             values[eid] = merge(values[eid], value)
-        except ValueError:
-            raise ShapeError(f"input {name!r}: given {what} {_fmt(value)} conflicts with its "
-                             f"declared {attr} {_fmt(values[eid])}") from None
+        except ValueError:  # a given value overrides the declared attribute, as in MXNet
+            values[eid] = merge(None, value)
     return values
 
 

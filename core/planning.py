@@ -112,7 +112,7 @@ def build_plan(graph: IndexedGraph, shapes: list, dtypes: list, var_arrays: dict
         if plan.buffers[eid] is None:
             plan.buffers[eid] = plan.storage.arrays[("out", eid)]
     _plan_forward(plan, order, strict)
-    if schedule.bwd:
+    if grad_targets:
         grads.build_steps(order, strict)
     return plan
 
@@ -190,26 +190,29 @@ class _GradientPlan:
         self.schedule = schedule
         graph = plan.graph
         self.targets = {graph.offsets[i]: target for i, target in grad_targets.items()}
-        self.contributions: dict[tuple, str] = {}  # (eid, step) -> "direct" | "scratch"
+        #: (entry, step, reader) -> "direct" | "scratch"; the reader is an input slot, or
+        #: ("head", k): one op may read an entry twice (x * x), a Group list it twice
+        self.contributions: dict[tuple, str] = {}
         self.first_write: dict[int, int] = {}
         written: set[int] = set()
-        for eid in graph.heads:
+        for k, eid in enumerate(graph.heads):
             if self._head_wants_grad(eid):
-                self._contribute(eid, schedule.backward_start, written)
+                self._contribute((eid, schedule.backward_start, ("head", k)), written)
         for i, step in sorted(schedule.bwd.items(), key=lambda item: item[1]):
             node = graph.nodes[i]
-            for eid in graph.in_entries[i][:node.num_args()]:
+            for slot, eid in enumerate(graph.in_entries[i][:node.num_args()]):
                 if schedule.needs[eid]:
-                    self._contribute(eid, step, written)
+                    self._contribute((eid, step, slot), written)
 
     def _head_wants_grad(self, eid: int) -> bool:
         node = self.plan.graph.nodes[self.plan.graph.entry_node[eid]]
         return self.schedule.needs[eid] and not (node.op is not None and node.op.is_loss)
 
-    def _contribute(self, eid: int, step: int, written: set[int]) -> None:
+    def _contribute(self, key: tuple, written: set[int]) -> None:
+        eid, step, _ = key
         mode = self.targets[eid][1] if eid in self.targets else "write"
         direct = mode == "write" and eid not in written
-        self.contributions[(eid, step)] = "direct" if direct else "scratch"
+        self.contributions[key] = "direct" if direct else "scratch"
         self.first_write.setdefault(eid, step)
         written.add(eid)
 
@@ -226,10 +229,11 @@ class _GradientPlan:
             else:  # read by the producer's backward but never written: stays zero
                 specs.append(TensorSpec(("grad", eid), plan.shapes[eid], plan.dtypes[eid],
                                         0, FOREVER, zero=True))
-        for (eid, step), how in self.contributions.items():
+        for key, how in self.contributions.items():
+            eid, step, _ = key
             if how == "scratch":
-                specs.append(TensorSpec(("scratch", eid, step), plan.shapes[eid],
-                                        plan.dtypes[eid], step, step))
+                specs.append(TensorSpec(("scratch", *key), plan.shapes[eid], plan.dtypes[eid],
+                                        step, step))
         return specs
 
     def _grad_buffer(self, eid: int) -> np.ndarray:
@@ -237,10 +241,11 @@ class _GradientPlan:
             return self.targets[eid][0]
         return self.plan.storage.arrays[("grad", eid)]
 
-    def _destination(self, eid: int, step: int, pending: list) -> np.ndarray:
-        if self.contributions[(eid, step)] == "direct":
+    def _destination(self, key: tuple, pending: list) -> np.ndarray:
+        eid = key[0]
+        if self.contributions[key] == "direct":
             return self._grad_buffer(eid)
-        scratch = self.plan.storage.arrays[("scratch", eid, step)]
+        scratch = self.plan.storage.arrays[("scratch", *key)]
         target = self._grad_buffer(eid)
         pending.append(partial(np.add, target, scratch, out=target))
         return scratch
@@ -248,10 +253,10 @@ class _GradientPlan:
     def build_steps(self, order: list[str], strict: bool) -> None:
         plan, schedule, graph = self.plan, self.schedule, self.plan.graph
         steps: list[Callable[[], None]] = []
-        for eid in graph.heads:
+        for k, eid in enumerate(graph.heads):
             wants = self._head_wants_grad(eid)
-            plan.head_grads.append(self._destination(eid, schedule.backward_start, steps)
-                                   if wants else None)
+            key = (eid, schedule.backward_start, ("head", k))
+            plan.head_grads.append(self._destination(key, steps) if wants else None)
         for i, step in sorted(schedule.bwd.items(), key=lambda item: item[1]):
             node = graph.nodes[i]
             _, kernel = resolve_kernel(node.op, _node_dtype(plan, i), node, order, strict,
@@ -260,8 +265,8 @@ class _GradientPlan:
             out_grads = [self._grad_buffer(start + k) if k < n_visible else None
                          for k in range(node.num_outputs())]
             pending: list = []
-            in_grads = [self._destination(eid, step, pending) if schedule.needs[eid] else None
-                        for eid in graph.in_entries[i][:node.num_args()]]
+            in_grads = [self._destination((eid, step, slot), pending) if schedule.needs[eid]
+                        else None for slot, eid in enumerate(graph.in_entries[i][:node.num_args()])]
             ins, aux = _split_inputs(plan, i)
             steps.append(partial(kernel.backward, node.params, out_grads, ins, _outputs(plan, i),
                                  in_grads, aux))

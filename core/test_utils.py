@@ -143,8 +143,9 @@ def check_symbolic_backward(sym: Symbol, location: Any, out_grads: Any, expected
             executor.grad_dict[name][:] = 0
     executor.forward(is_train=True)
     if out_grads is not None:
-        out_grads = [NDArray(_np(g).astype(executor.outputs[0].dtype)) for g in
-                     (out_grads if isinstance(out_grads, (list, tuple)) else [out_grads])]
+        given = out_grads if isinstance(out_grads, (list, tuple)) else [out_grads]
+        out_grads = [None if g is None else NDArray(_np(g).astype(o.dtype))
+                     for g, o in zip(given, executor.outputs)]
     executor.backward(out_grads)
     grads = {k: v.asnumpy() for k, v in executor.grad_dict.items() if v is not None}
     for name, exp in expected.items():

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..base import MXNetError, MXNetValueError
+from ..base import MXNetError, MXNetTypeError, MXNetValueError
 from ..context import Context, current_context
 from .dtypes import to_dtype
 
@@ -56,8 +56,7 @@ class NDArray:
 
     @property
     def T(self) -> "NDArray":
-        if self.ndim > 2:
-            raise MXNetValueError(f"NDArray.T only supports 1-D and 2-D arrays, got shape {self.shape}")
+        """A transposed copy (axes reversed, as MXNet 1.9.1 does for any number of axes)."""
         return NDArray(np.ascontiguousarray(self._data.T), self._ctx)
 
     @property
@@ -69,13 +68,16 @@ class NDArray:
         return self._data.copy()
 
     def asscalar(self) -> Any:
+        """The single element as a numpy scalar of the array's dtype (``np.float32(3.5)``)."""
         if self.size != 1:
-            raise MXNetValueError(f"asscalar() needs an array of size 1, got shape {self.shape}")
-        return self._data.reshape(()).item() if self._data.dtype.kind in "iub" else \
-            self._data.dtype.type(self._data.reshape(-1)[0])
+            raise MXNetValueError(f"The current array is not a scalar: asscalar() needs an array "
+                                  f"of size 1, got shape {self.shape}")
+        return self._data.reshape(-1)[0]
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self._data if dtype is None else self._data.astype(dtype, copy=False)
+        """The data for numpy: ``np.asarray`` shares it, ``np.array`` (``copy=True``) copies."""
+        data = self._data if dtype is None else self._data.astype(dtype, copy=False)
+        return data.copy() if copy and data is self._data else data
 
     def astype(self, dtype: Any, copy: bool = True) -> "NDArray":
         dtype = to_dtype(dtype)
@@ -130,8 +132,14 @@ class NDArray:
 
     # -- indexing ------------------------------------------------------------------
     def __getitem__(self, key: Any) -> "NDArray":
+        """Basic indexing gives views. As in MXNet 1.x there are no 0-d results: ``x[i]`` on a
+        1-D array (or ``x[i, j]`` on 2-D) is a view of shape (1,)."""
         key = _unwrap_key(key)
-        return NDArray(np.asarray(self._data[key]), self._ctx)
+        result = self._data[key]
+        if np.ndim(result) == 0 and self.ndim:
+            key = key if isinstance(key, tuple) else (key,)
+            result = self._data[..., np.newaxis][(*key, slice(None))]
+        return NDArray(np.asarray(result), self._ctx)
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._data[_unwrap_key(key)] = _unwrap(value)
@@ -154,24 +162,55 @@ class NDArray:
 
     # -- display -------------------------------------------------------------------
     def __repr__(self) -> str:
-        shape = "x".join(str(d) for d in self.shape) or "scalar"
+        shape = "x".join(str(d) for d in self.shape)
         return f"\n{self._data}\n<NDArray {shape} @{self.context}>"
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return (NDArray, (self._data, None))
 
     # -- arithmetic ----------------------------------------------------------------
-    def _binary(self, other: Any, fn: Callable, reflected: bool = False) -> "NDArray":
-        lhs, rhs = self._data, _unwrap(other)
+    def _operand(self, other: Any) -> Any:
+        """The numpy value ``other`` stands for in arithmetic with this array.
+
+        As in MXNet, two NDArrays must share a dtype, and a scalar is first cast to the
+        dtype of an integer array (``int32 array * 1.5`` multiplies by 1).
+        """
+        if isinstance(other, NDArray):
+            if other._data.dtype != self._data.dtype:
+                raise MXNetTypeError(
+                    f"NDArray arithmetic needs equal dtypes, got {self._data.dtype.name} and "
+                    f"{other._data.dtype.name}; convert one with astype()")
+            return other._data
+        if isinstance(other, (int, float, np.number, np.bool_)):
+            if self._data.dtype.kind in "iub":
+                return np.asarray(other).astype(self._data.dtype)
+            return other
+        if isinstance(other, np.ndarray):
+            return other
+        raise MXNetTypeError(f"type {type(other).__name__} is not supported in NDArray arithmetic")
+
+    def _compute(self, other: Any, fn: Callable, reflected: bool) -> np.ndarray:
+        lhs, rhs = self._data, self._operand(other)
         if reflected:
             lhs, rhs = rhs, lhs
-        result = fn(lhs, rhs)
+        try:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                return np.asarray(fn(lhs, rhs))
+        except ValueError as err:
+            raise MXNetValueError(f"NDArray arithmetic on shapes {self.shape} and "
+                                  f"{np.shape(rhs if not reflected else lhs)}: {err}") from None
+
+    def _binary(self, other: Any, fn: Callable, reflected: bool = False) -> "NDArray":
+        result = self._compute(other, fn, reflected)
         if result.dtype != self._data.dtype:
             result = result.astype(self._data.dtype)
         return NDArray(result, self._ctx)
 
     def _inplace(self, other: Any, fn: Callable) -> "NDArray":
-        result = fn(self._data, _unwrap(other))
+        result = self._compute(other, fn, False)
+        if result.shape != self.shape:
+            raise MXNetValueError(f"in-place arithmetic cannot change the shape {self.shape} of "
+                                  f"the target to {result.shape}")
         np.copyto(self._data, result, casting="unsafe")
         return self
 
@@ -186,6 +225,16 @@ class NDArray:
 
     def __hash__(self) -> int:
         return id(self)
+
+    def __getattr__(self, name: str) -> Any:
+        """Operator methods: ``x.abs()`` is ``mx.nd.abs(x)``."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        from ..registry import get_registry
+        if name not in get_registry():
+            raise AttributeError(f"'NDArray' object has no attribute {name!r}")
+        from .ops import invoke
+        return lambda *args, **kwargs: invoke(name, (self, *args), kwargs)
 
 
 def _make_binary(fn: Callable, reflected: bool = False) -> Callable:
@@ -224,10 +273,18 @@ def _unwrap(value: Any) -> Any:
     return value._data if isinstance(value, NDArray) else value
 
 
+def _index(value: Any) -> Any:
+    """An index as numpy takes it; float NDArrays of positions are cast, as MXNet does."""
+    if isinstance(value, NDArray):
+        data = value._data
+        return data.astype(np.int64) if data.dtype.kind == "f" else data
+    return value
+
+
 def _unwrap_key(key: Any) -> Any:
     if isinstance(key, tuple):
-        return tuple(_unwrap(k) for k in key)
-    return _unwrap(key)
+        return tuple(_index(k) for k in key)
+    return _index(key)
 
 
 def _shape_tuple(shape: "int | Sequence[int]") -> tuple[int, ...]:

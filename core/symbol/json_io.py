@@ -7,6 +7,7 @@ from typing import Any
 
 from ..base import MXNetError, MXNetValueError
 from ..registry import get_registry
+from ..registry.opdef import HIDDEN_KEYS
 from .graph import Entry, Node, topo_order
 from .symbol import Symbol
 
@@ -62,7 +63,7 @@ def _load_node(i: int, item: Any, nodes: list[Node], registry: Any) -> Node:
         section = item.get(key) or {}
         if not isinstance(section, dict):
             raise MXNetValueError(f"load_json: node {item['name']!r}: {key!r} must be an object")
-        attrs.update({str(k): str(v) for k, v in section.items()})
+        attrs.update({_hidden(str(k)): str(v) for k, v in section.items()})
     name = str(item["name"])
     if item["op"] == "null":
         return Node(None, name, attrs)
@@ -79,6 +80,11 @@ def _load_node(i: int, item: Any, nodes: list[Node], registry: Any) -> Node:
         raise MXNetValueError(f"load_json: node {name!r} ({op.name}) has {len(node.inputs)} inputs, "
                               f"expected {expected}: {node.slot_names()}")
     return node
+
+
+def _hidden(key: str) -> str:
+    """0.x graphs wrote ``lr_mult``/``ctx_group``...; MXNet 1.x keeps them as ``__lr_mult__``."""
+    return f"__{key}__" if key in HIDDEN_KEYS else key
 
 
 def _entry(ref: Any, nodes: list[Node], where: str) -> Entry:

@@ -19,6 +19,8 @@ class Symbol:
     """The outputs ``[(node, index), ...]`` of a graph; cheap to create, copied on compose."""
 
     __slots__ = ("_outputs", "__weakref__")
+    #: numpy defers to our reflected operators: ``np.float32(2) * sym`` is ``sym * 2``
+    __array_ufunc__ = None
 
     def __init__(self, outputs: list[Entry]) -> None:
         self._outputs = list(outputs)
@@ -139,10 +141,12 @@ class Symbol:
         return attrs.get(key)
 
     def list_attr(self, recursive: bool = False) -> dict[str, str]:
+        """This node's attributes; a group has none (``{}``), as in MXNet."""
         if recursive:
             raise MXNetValueError("list_attr(recursive=True) is deprecated; use attr_dict()")
-        node = self._single("list_attr")[0]
-        return _shown_attrs(node.attrs)
+        if len(self._outputs) != 1:
+            return {}
+        return _shown_attrs(self._outputs[0][0].attrs)
 
     def attr_dict(self) -> dict[str, dict[str, str]]:
         return {n.name: _shown_attrs(n.attrs) for n in topo_order(self._outputs) if n.attrs}
@@ -175,8 +179,10 @@ class Symbol:
             raise MXNetValueError(f"compose: {sorted(unknown)} are not free variables of {self!r}; "
                                   f"its inputs are {self.list_inputs()}")
         result = self._deepcopy_graph(kwargs)
-        if name and len(result._outputs) == 1 and result._outputs[0][0].op is not None:
-            result._outputs[0][0].name = name
+        head = result._outputs[0][0]
+        given = {id(n) for sym in kwargs.values() for n, _ in sym._outputs}
+        if name and len(result._outputs) == 1 and head.op is not None and id(head) not in given:
+            head.name = name  # only a copied node: never rename a node of an argument symbol
         return result
 
     def _positional_targets(self, args: Sequence["Symbol"]) -> dict[str, "Symbol"]:
@@ -210,10 +216,10 @@ class Symbol:
         result, complete = self._infer_shape(args, kwargs, "infer_shape")
         if not complete:
             graph = self._graph()
-            missing = [graph.nodes[i].name for i, s in zip(graph.variables, result[3])
-                       if not _full(s)]
+            missing = "".join(f"\n\t{graph.nodes[i].name}: {tuple(s) if s else ()}"
+                              for i, s in zip(graph.variables, result[3]) if not _full(s))
             warnings.warn(f"Cannot decide shape for the following arguments (0s in shape means "
-                          f"unknown dimensions). Consider providing them as input: {missing}",
+                          f"unknown dimensions). Consider providing them as input:{missing}",
                           stacklevel=2)
             return None, None, None
         return result[:3]
@@ -236,19 +242,32 @@ class Symbol:
         return (args_out, outs, aux_out, var_shapes), complete
 
     def infer_type(self, *args: Any, **kwargs: Any) -> tuple:
-        """``(arg_types, out_types, aux_types)`` as numpy types; Nones when undecided."""
+        """``(arg_types, out_types, aux_types)`` as numpy types; warns and gives
+        ``(None, None, None)`` when some stay undecided."""
+        arg_t, out_t, aux_t = self._infer_type(args, kwargs, "infer_type")
+        if any(t is None for t in [*arg_t, *aux_t, *out_t]):
+            names = self.list_arguments() + self.list_auxiliary_states()
+            missing = "".join(f"\n\t{n}: None" for n, t in zip(names, arg_t + aux_t) if t is None)
+            warnings.warn("Cannot decide type for the following arguments. Consider providing "
+                          f"them as input:{missing}", stacklevel=2)
+            return None, None, None
+        return arg_t, out_t, aux_t
+
+    def infer_type_partial(self, *args: Any, **kwargs: Any) -> tuple:
+        """Like ``infer_type``, with None for the types that stay unknown."""
+        return self._infer_type(args, kwargs, "infer_type_partial")
+
+    def _infer_type(self, args: tuple, kwargs: dict, what: str) -> tuple:
         from ..inference import infer_graph_types
         from ..ndarray.dtypes import to_dtype
         graph = self._graph()
-        known = {k: to_dtype(v) for k, v in self._known_from_call("infer_type", args, kwargs,
+        known = {k: to_dtype(v) for k, v in self._known_from_call(what, args, kwargs,
                                                                     graph).items()}
         types = infer_graph_types(graph, known)
         as_type = lambda t: t.type if t is not None else None
         arg_t = [as_type(types[graph.offsets[i]]) for i in graph.arg_nodes]
         aux_t = [as_type(types[graph.offsets[i]]) for i in graph.aux_nodes]
         out_t = [as_type(types[e]) for e in graph.heads]
-        if any(t is None for t in [*arg_t, *aux_t, *out_t]):
-            return None, None, None
         return arg_t, out_t, aux_t
 
     # -- serialisation ---------------------------------------------------------------
@@ -261,21 +280,23 @@ class Symbol:
             handle.write(self.tojson())
 
     def debug_str(self) -> str:
-        lines = []
+        """The graph as MXNet prints it: outputs, then each Variable and operator in order."""
+        lines = ["Symbol Outputs:"]
+        lines += [f"\toutput[{i}]={n.name}({k})" for i, (n, k) in enumerate(self._outputs)]
         for node in topo_order(self._outputs):
             if node.op is None:
                 lines.append(f"Variable:{node.name}")
                 continue
-            lines.append("-" * 40)
+            lines.append("-" * 20)
             lines.append(f"Op:{node.op.name}, Name={node.name}")
             lines.append("Inputs:")
-            for slot, (src, k) in zip(node.slot_names(), node.inputs):
-                lines.append(f"\targ[{slot}]={src.output_name(k)}")
-            params = {k: v for k, v in node.attrs.items() if not k.startswith("__")}
-            if params:
+            for i, (src, k) in enumerate(node.inputs):
+                version = " version=0" if src.op is None else ""
+                lines.append(f"\targ[{i}]={src.name}({k}){version}")
+            if node.attrs:
                 lines.append("Attrs:")
-                lines += [f"\t{k}={v}" for k, v in params.items()]
-        return "\n".join(lines)
+                lines += [f"\t{k}={v}" for k, v in sorted(node.attrs.items())]
+        return "\n".join(lines) + "\n"
 
     # -- execution -------------------------------------------------------------------
     def bind(self, ctx: Any, args: Any, args_grad: Any = None, grad_req: Any = "write",
@@ -298,7 +319,8 @@ class Symbol:
         if isinstance(other, Symbol):
             return self._op(sym_alias, self, other)
         if isinstance(other, (int, float, np.number)) and not isinstance(other, bool):
-            return self._op(scalar_alias, self, scalar=other)
+            scalar = other.item() if isinstance(other, np.number) else other
+            return self._op(scalar_alias, self, scalar=scalar)
         return NotImplemented
 
     def __add__(self, o: Any) -> "Symbol":
@@ -402,8 +424,10 @@ def _as_shape(value: Any, name: str) -> tuple[int, ...]:
     if isinstance(value, (int, np.integer)):
         return (int(value),)
     try:
+        if isinstance(value, str):
+            raise TypeError
         return tuple(int(d) for d in value)
-    except TypeError:
+    except (TypeError, ValueError):
         raise MXNetValueError(f"shape of {name!r} must be a tuple of ints, got {value!r}") from None
 
 
@@ -415,6 +439,10 @@ def Variable(name: str, attr: dict[str, str] | None = None, shape: Any = None,
     from ..ndarray.dtypes import FLAG_OF, to_dtype
     if not isinstance(name, str):
         raise MXNetTypeError(f"Variable name must be a string, got {type(name).__name__}")
+    for key, value in (attr or {}).items():
+        if not isinstance(value, str):
+            raise MXNetValueError(f"Variable {name!r}: attribute {key!r} must be a string, "
+                                  f"got {value!r}")
     attrs = attribute.current().get(attr)
     if shape is not None:
         attrs["__shape__"] = str(_as_shape(shape, name))
