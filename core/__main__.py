@@ -1,4 +1,5 @@
-"""``python -m mxlite plugins [--json]``: what is loaded, from where, and what was skipped.
+"""``python -m mxlite plugins [--json]``: what is loaded, from where, and what was skipped;
+the backend order and every configuration value with where it came from.
 
 ``python -m mxlite docs``: the operator reference page, generated from the registry.
 """
@@ -21,13 +22,18 @@ def _report() -> dict:
         "plugins": [asdict(info) for info in registry.plugins.values()],
         "backend_order": config.backend_order(),
         "operators": len(registry.ops),
+        "graph_passes": [f"{p.name} ({p.plugin})" for p in registry.graph_passes],
+        "config": {key: {"value": config.get(key), "source": config.source(key)}
+                   for key in sorted(config.DEFAULTS)},
     }
 
 
 def _print_text(report: dict) -> None:
     for plugin in report["plugins"]:
         origin = plugin["distribution"] and f"{plugin['distribution']} {plugin['version']}"
-        status = f"SKIPPED: {plugin['skipped']}" if plugin["skipped"] else "loaded"
+        skipped = plugin["skipped"] or ""
+        status = skipped if skipped.startswith("disabled") else \
+            f"SKIPPED: {skipped}" if skipped else "loaded"
         print(f"{plugin['name']} ({origin or 'registered in code'}): {status}")
         if plugin["entry_point"]:
             print(f"  entry point: {plugin['entry_point']}")
@@ -36,8 +42,16 @@ def _print_text(report: dict) -> None:
         if plugin["kernels"]:
             kernels = ", ".join(f"{op}[{backend}]" for op, backend in plugin["kernels"])
             print(f"  kernels ({len(plugin['kernels'])}): {kernels}")
+        for key, label in (("graph_passes", "graph passes"), ("config", "configuration keys")):
+            if plugin[key]:
+                print(f"  {label} ({len(plugin[key])}): {', '.join(plugin[key])}")
     print(f"backend order: {', '.join(report['backend_order'])}")
     print(f"{report['operators']} operators registered")
+    if report["graph_passes"]:
+        print(f"graph passes at bind, in order: {', '.join(report['graph_passes'])}")
+    print("configuration:")
+    for key, item in report["config"].items():
+        print(f"  {key} = {item['value']!r} ({item['source']})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     report = _report()
     if args.json:
-        json.dump(report, sys.stdout, indent=2)
+        json.dump(report, sys.stdout, indent=2, default=repr)
         print()
     else:
         _print_text(report)

@@ -11,6 +11,7 @@ from .context import Context, current_context
 from .inference import infer_graph_shapes, infer_graph_types
 from .ndarray.ndarray import NDArray
 from .planning import Plan, build_plan
+from .registry.passes import bind_graph
 from .symbol.graph import IndexedGraph
 from .symbol.symbol import Symbol
 
@@ -27,7 +28,7 @@ class Executor:
                  aux_arrays: list[NDArray]) -> None:
         self._symbol = symbol
         self._ctx = ctx
-        graph = IndexedGraph(symbol._outputs)
+        graph = IndexedGraph(bind_graph(symbol, ctx, arg_arrays, aux_arrays))  # passes, op state
         self._graph = graph
         self.arg_arrays = arg_arrays
         self.grad_arrays = grad_arrays

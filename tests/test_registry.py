@@ -16,6 +16,7 @@ from mxlite.registry import (
     get_registry,
     register_plugin,
 )
+from mxlite.symbol.graph import topo_order
 
 PLUGIN_WITH_OP = """
     import numpy as np
@@ -189,3 +190,208 @@ def test_no_warning_from_builtin_loading(fresh_registry) -> None:  # type: ignor
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         get_registry()
+
+
+# -- the plugins setting (MXLITE_PLUGINS) -----------------------------------------------------
+OTHER_PLUGIN = PLUGIN_WITH_OP.replace('"triple"', '"quadruple"')
+
+
+def test_blocked_plugin_is_not_imported(fake_plugin, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    fake_plugin("mxlite-triple", "mxlite_triple_plugin", PLUGIN_WITH_OP)
+    monkeypatch.setenv("MXLITE_PLUGINS", "no:mxlite-triple")  # by distribution name
+    registry = get_registry()
+    assert "triple" not in registry and "FullyConnected" in registry
+    info = registry.plugins["mxlite_triple_plugin"]
+    assert info.skipped.startswith("disabled by the plugins setting 'no:mxlite-triple' "
+                                   "(environment MXLITE_PLUGINS)")
+    import sys
+    assert "mxlite_triple_plugin" not in sys.modules
+    with pytest.raises(mx.base.MXNetError, match="disabled by the plugins setting "
+                                                 "'no:mxlite-triple' .*: mxlite_triple_plugin"):
+        registry.get("triple")
+
+
+def test_allow_list_keeps_builtin_operators(fake_plugin, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    fake_plugin("mxlite-triple", "mxlite_triple_plugin", PLUGIN_WITH_OP)
+    fake_plugin("mxlite-quadruple", "mxlite_quadruple_plugin", OTHER_PLUGIN)
+    mx.config.set("plugins", ["mxlite_quadruple_plugin"])
+    try:
+        registry = get_registry()
+    finally:
+        mx.config._overrides.pop("plugins")
+    assert "quadruple" in registry and "triple" not in registry
+    assert "FullyConnected" in registry and "Custom" in registry
+    assert "not in the allow-list" in registry.plugins["mxlite_triple_plugin"].skipped
+
+
+def test_blocking_builtin_ops_gives_a_clear_error(monkeypatch, fresh_registry) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MXLITE_PLUGINS", "no:builtin_ops")
+    registry = get_registry()
+    assert list(registry.ops) == ["Custom"]
+    with pytest.raises(AttributeError, match="FullyConnected"):
+        mx.sym.FullyConnected  # noqa: B018
+    with pytest.raises(mx.base.MXNetError, match="1 operators are registered; plugins disabled "
+                                                 "by the plugins setting 'no:builtin_ops' "
+                                                 r"\(environment MXLITE_PLUGINS\): builtin_ops"):
+        registry.get("FullyConnected")
+
+
+def test_unknown_name_in_the_plugins_setting_warns(monkeypatch, fresh_registry) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MXLITE_PLUGINS", "no:bulitin_ops")
+    with pytest.warns(PluginWarning, match=r"names \['bulitin-ops'\], which match no installed "
+                                           r"plugin; installed: \['builtin_ops'"):
+        registry = get_registry()
+    assert "FullyConnected" in registry
+
+
+# -- configuration defaults -------------------------------------------------------------------
+PLUGIN_WITH_CONFIG = PLUGIN_WITH_OP + """
+    @mxlite.hookimpl
+    def mxlite_config_defaults(defaults):
+        assert defaults["backends.strict"] is False
+        defaults.update({"triple.factor": 3.0})
+"""
+
+
+def test_plugin_adds_configuration_defaults(fake_plugin) -> None:  # type: ignore[no-untyped-def]
+    fake_plugin("mxlite-triple", "mxlite_triple_plugin", PLUGIN_WITH_CONFIG)
+    assert mx.config.get("triple.factor") == 3.0  # loads the plugins on demand
+    assert mx.config.source("triple.factor") == "default of plugin 'mxlite_triple_plugin'"
+    assert get_registry().plugins["mxlite_triple_plugin"].config == ["triple.factor"]
+    with mx.config.override(triple__factor=4.0):
+        assert (mx.config.get("triple.factor"), mx.config.source("triple.factor")) == \
+            (4.0, "mx.config.set")
+
+
+@pytest.mark.parametrize("key,match", [
+    ("backends.order", "'backends.order' is already defined by 'mxlite'"),
+    ("factor", "must be a string like 'myplugin.setting'"),
+])
+def test_bad_configuration_default_skips_the_plugin(fake_plugin, key: str, match: str) -> None:  # type: ignore[no-untyped-def]
+    fake_plugin("mxlite-triple", "mxlite_triple_plugin",
+                PLUGIN_WITH_CONFIG.replace('"triple.factor"', repr(key)))
+    with pytest.warns(PluginWarning, match=match):
+        registry = get_registry()
+    assert "triple" not in registry
+    assert mx.config.get("backends.order") == ["numpy"]
+
+
+def test_plugin_defaults_are_forgotten_on_reload(fake_plugin) -> None:  # type: ignore[no-untyped-def]
+    fake_plugin("mxlite-triple", "mxlite_triple_plugin", PLUGIN_WITH_CONFIG)
+    assert mx.config.get("triple.factor") == 3.0
+    mx.config.set("plugins", ["no:mxlite_triple_plugin"])
+    try:
+        mx.registry.reload()
+        with pytest.raises(mx.base.MXNetError, match="unknown configuration key 'triple.factor'"):
+            mx.config.get("triple.factor")
+    finally:
+        mx.config._overrides.pop("plugins")
+
+
+# -- graph passes -----------------------------------------------------------------------------
+def _double_scalars(symbol, info):  # type: ignore[no-untyped-def]
+    """A test pass: every ``x * c`` becomes ``x * 2c``; records what it was given."""
+    PASS_CALLS.append(info)
+    for node in topo_order(symbol._outputs):
+        if node.op is not None and node.op.name == "_mul_scalar":
+            node.attrs["scalar"] = str(2 * node.params.scalar)
+            node.params = node.op.parse_params(node.attrs, node.name)
+    return None
+
+
+PASS_CALLS: list = []
+
+
+class _PassPlugin:
+    def __init__(self, function) -> None:  # type: ignore[no-untyped-def]
+        self.function = function
+
+    @mx.hookimpl
+    def mxlite_register_graph_passes(self, registry):  # type: ignore[no-untyped-def]
+        registry.add_graph_pass("test.pass", self.function)
+
+
+def test_graph_pass_runs_at_bind_on_a_private_copy(fresh_registry) -> None:  # type: ignore[no-untyped-def]
+    PASS_CALLS.clear()
+    info = register_plugin(_PassPlugin(_double_scalars), name="passes")
+    assert info.graph_passes == ["test.pass"]
+    y = mx.sym.Variable("x") * 3
+    before = y.tojson()
+    ex = y.bind(mx.cpu(), {"x": mx.nd.array([1, 2])})
+    assert ex.forward()[0].asnumpy().tolist() == [6.0, 12.0]
+    assert y.tojson() == before  # the user's symbol is unchanged
+    assert PASS_CALLS[0].ctx == mx.cpu()
+    assert PASS_CALLS[0].shapes == {"x": (2,)} and PASS_CALLS[0].dtypes == {"x": np.float32}
+
+
+def _drops_inputs(symbol, info):  # type: ignore[no-untyped-def]
+    return mx.sym.Variable("other") * 1
+
+
+def _raises(symbol, info):  # type: ignore[no-untyped-def]
+    raise RuntimeError("pass bug")
+
+
+@pytest.mark.parametrize("function,match", [
+    (_raises, "RuntimeError: pass bug"),
+    (_drops_inputs, r"changed list_arguments\(\) from \['x'\] to \['other'\]"),
+])
+def test_broken_graph_pass_is_skipped_with_a_warning(function, match: str, fresh_registry  # type: ignore[no-untyped-def]
+                                                     ) -> None:
+    register_plugin(_PassPlugin(function), name="bad-pass")
+    y = mx.sym.Variable("x") * 3
+    with pytest.warns(PluginWarning, match=f"graph pass 'test.pass' of plugin 'bad-pass' was "
+                                           f"skipped: .*{match}"):
+        ex = y.bind(mx.cpu(), {"x": mx.nd.array([1, 2])})
+    assert ex.forward()[0].asnumpy().tolist() == [3.0, 6.0]
+
+
+def test_duplicate_graph_pass_name_is_refused(fresh_registry) -> None:  # type: ignore[no-untyped-def]
+    registry = get_registry()
+    registry.add_graph_pass("test.once", _double_scalars)
+    with pytest.raises(PluginError, match="graph pass 'test.once' is already registered"):
+        registry.add_graph_pass("test.once", _double_scalars)
+    with pytest.raises(PluginError, match="expects a name and a function"):
+        registry.add_graph_pass("test.none", None)  # type: ignore[arg-type]
+
+
+def test_kernel_hook_may_target_an_op_of_the_same_plugin(fresh_registry) -> None:  # type: ignore[no-untyped-def]
+    class Both:  # pluggy calls mxlite_register_kernels before mxlite_register_ops
+        @mx.hookimpl
+        def mxlite_register_kernels(self, registry):  # type: ignore[no-untyped-def]
+            registry.add_kernel("both_identity", "fast", Kernel(lambda *args: None))
+
+        @mx.hookimpl
+        def mxlite_register_ops(self, registry):  # type: ignore[no-untyped-def]
+            registry.add_op(_identity_op("both_identity"))
+
+    info = register_plugin(Both(), name="both")
+    assert info.kernels == [("both_identity", "fast")]
+    assert set(get_registry().get("both_identity").kernels) == {"numpy", "fast"}
+
+
+# -- python -m mxlite plugins -----------------------------------------------------------------
+def test_plugins_command_reports_contributions_and_config_sources(  # type: ignore[no-untyped-def]
+        fake_plugin, monkeypatch, capsys) -> None:
+    import json
+
+    from mxlite.__main__ import main
+    fake_plugin("mxlite-triple", "mxlite_triple_plugin", PLUGIN_WITH_CONFIG)
+    fake_plugin("mxlite-broken", "mxlite_broken_plugin", "raise RuntimeError('boom')\n")
+    monkeypatch.setenv("MXLITE_BACKENDS", "fast")
+    with pytest.warns(PluginWarning, match="boom"):
+        assert main(["plugins"]) == 0
+    text = capsys.readouterr().out
+    assert "mxlite_triple_plugin (mxlite-triple 1.0): loaded" in text
+    assert "  configuration keys (1): triple.factor" in text
+    assert "mxlite_broken_plugin (mxlite-broken 1.0): SKIPPED: import failed: RuntimeError: boom" \
+        in text
+    assert "backend order: fast, numpy" in text
+    assert "  backends.order = ['fast'] (environment MXLITE_BACKENDS)" in text
+    assert "  triple.factor = 3.0 (default of plugin 'mxlite_triple_plugin')" in text
+    assert main(["plugins", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    plugins = {p["name"]: p for p in report["plugins"]}
+    assert plugins["mxlite_triple_plugin"]["ops"] == ["triple"]
+    assert plugins["mxlite.operator"]["ops"] == ["Custom"]
+    assert report["config"]["plugins"] == {"value": [], "source": "default"}

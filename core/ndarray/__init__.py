@@ -17,9 +17,11 @@ from .ndarray import (
     waitall,
     zeros,
 )
+from .serialization import load, load_frombuffer, save
 
 __all__ = ["NDArray", "arange", "array", "concatenate", "empty", "from_numpy", "full", "ones",
            "waitall", "zeros", "to_dtype"]
+__all__ += ["load", "load_frombuffer", "save"]
 
 
 def __getattr__(name: str) -> Any:

@@ -23,7 +23,7 @@ import numpy as np
 from ..base import MXNetTypeError, MXNetValueError, suggest
 from .params import Param, Params
 
-__all__ = ["Kernel", "OpDef", "Shape", "ShapeRule", "TypeRule"]
+__all__ = ["Kernel", "OpDef", "Shape", "ShapeRule", "TypeRule", "unknown_parameter"]
 
 Shape = "tuple[int, ...] | None"
 ShapeRule = Callable[[Params, list, list, list], "tuple[list, list, list]"]
@@ -92,6 +92,18 @@ class OpDef:
     #: name of the parameter that counts variadic inputs (Concat's ``num_args``)
     key_var_num_args: str | None = None
     doc: str = ""
+    #: ``finish_params(p, extra, where)``, run once per node after its parameters are
+    #: parsed: it may store derived values on ``p`` (a per-node object, computed names).
+    #: When it is set, keyword parameters that ``params`` does not declare are no error but
+    #: are handed to it in ``extra`` (strings, or Python values as given): ``Custom`` passes
+    #: them to the user's ``CustomOpProp``. Raise ``unknown_parameter(...)`` to refuse one.
+    finish_params: "Callable[[Params, dict[str, Any], str], None] | None" = None
+    #: ``prepare(node, in_shapes, in_types, ctx) -> Node | None``, run at bind for each node
+    #: of this op, once per executor, after the graph passes, with the node's inferred input
+    #: shapes and dtypes (arguments then aux states). It returns a copy of the node (same
+    #: name and inputs) whose params carry per-executor state, or None to keep the node.
+    #: ``Custom`` creates the user's ``CustomOp`` here.
+    prepare: "Callable[..., Any] | None" = None
 
     def __post_init__(self) -> None:
         self._param_index = {p.name: p for p in self.params}
@@ -105,11 +117,10 @@ class OpDef:
         """Parse a node's attributes (strings or Python values) into typed ``Params``."""
         where = f"{node} ({self.name})" if node else self.name
         values: dict[str, Any] = {}
-        for key in attrs:
-            if key not in self._param_index and not _is_user_attr(key):
-                raise MXNetTypeError(
-                    f"{where}: unknown parameter {key!r}. Valid parameters: "
-                    f"{', '.join(self.param_names) or '(none)'}.{suggest(key, self.param_names)}")
+        extra = {key: value for key, value in attrs.items()
+                 if key not in self._param_index and not _is_user_attr(key)}
+        if extra and self.finish_params is None:
+            raise unknown_parameter(self, next(iter(extra)), where)
         for param in self.params:
             if param.name in attrs:
                 values[param.name] = param.parse(attrs[param.name], where)
@@ -118,7 +129,10 @@ class OpDef:
                     f"{where}: required parameter {param.name!r} ({param.type_str()}) is missing")
             else:
                 values[param.name] = param.default
-        return Params(values)
+        params = Params(values)
+        if self.finish_params is not None:
+            self.finish_params(params, extra, where)
+        return params
 
     # -- names ----------------------------------------------------------------------
     def input_names(self, p: Params) -> list[str]:
@@ -162,6 +176,13 @@ class OpDef:
         if self.no_gradient:
             lines += ["", f"No gradient: {self.no_gradient}"]
         return "\n".join(lines)
+
+
+def unknown_parameter(op: OpDef, key: str, where: str) -> MXNetTypeError:
+    """The error for a keyword parameter that ``op`` does not declare."""
+    return MXNetTypeError(
+        f"{where}: unknown parameter {key!r}. Valid parameters: "
+        f"{', '.join(op.param_names) or '(none)'}.{suggest(key, op.param_names)}")
 
 
 def _is_user_attr(key: str) -> bool:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
+from .. import config
 from ..base import MXNetError, MXNetKeyError, suggest
 from .opdef import Kernel, OpDef
 
-__all__ = ["Registry", "PluginInfo", "PluginError", "PluginWarning"]
+__all__ = ["Registry", "PluginInfo", "PluginError", "PluginWarning", "GraphPass", "ConfigDefaults"]
 
 
 class PluginError(MXNetError):
@@ -28,7 +30,46 @@ class PluginInfo:
     entry_point: str = ""
     ops: list[str] = field(default_factory=list)
     kernels: list[tuple[str, str]] = field(default_factory=list)
+    graph_passes: list[str] = field(default_factory=list)
+    config: list[str] = field(default_factory=list)
+    #: why the plugin was not loaded (an error, or disabled by the ``plugins`` setting)
     skipped: str | None = None
+
+
+@dataclass(frozen=True)
+class GraphPass:
+    """A function run on each graph at bind, before planning (see ``passes.bind_graph``)."""
+
+    name: str
+    function: Callable[..., Any]
+    plugin: str
+
+
+class ConfigDefaults(MutableMapping):
+    """What the ``mxlite_config_defaults`` hook receives: ``defaults["myplugin.key"] = value``.
+
+    Reading gives the defaults in force; setting stages a new key for the plugin being
+    registered (applied with its other contributions, or not at all).
+    """
+
+    def __init__(self, registry: "Registry") -> None:
+        self._registry = registry
+
+    def __getitem__(self, key: str) -> Any:
+        staged = dict(self._registry._staged_config)
+        return staged[key] if key in staged else config.DEFAULTS[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._registry.add_config_default(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        raise PluginError(f"configuration defaults cannot be removed (key {key!r})")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**config.DEFAULTS, **dict(self._registry._staged_config)})
+
+    def __len__(self) -> int:
+        return len({**config.DEFAULTS, **dict(self._registry._staged_config)})
 
 
 class Registry:
@@ -43,8 +84,14 @@ class Registry:
         self._by_name: dict[str, OpDef] = {}
         self.owner: dict[str, str] = {}
         self.plugins: dict[str, PluginInfo] = {}
+        #: run at bind in this order (plugin load order, then the order each plugin added them)
+        self.graph_passes: list[GraphPass] = []
+        #: the ``plugins`` setting the plugins were loaded with, and where it came from
+        self.selection = "the plugins setting"
         self._staged_ops: list[tuple[OpDef, bool]] = []
         self._staged_kernels: list[tuple[str, str, Kernel]] = []
+        self._staged_passes: list[tuple[str, Callable[..., Any]]] = []
+        self._staged_config: list[tuple[str, Any]] = []
         self._current: PluginInfo | None = None
 
     # -- the API plugins call --------------------------------------------------------
@@ -62,15 +109,31 @@ class Registry:
         if self._current is None:
             self.commit()
 
+    def add_graph_pass(self, name: str, function: Callable[..., Any]) -> None:
+        """Run ``function(symbol, info)`` on every graph at bind, before planning."""
+        self._staged_passes.append((name, function))
+        if self._current is None:
+            self.commit()
+
+    def add_config_default(self, key: str, value: Any) -> None:
+        """Add configuration key ``key`` (new keys only; prefix them with your plugin's name)."""
+        self._staged_config.append((key, value))
+        if self._current is None:
+            self.commit()
+
     # -- lookups ---------------------------------------------------------------------
     def get(self, name: str) -> OpDef:
         try:
             return self._by_name[name]
         except KeyError:
+            disabled = [p.name for p in self.plugins.values()
+                        if p.skipped and p.skipped.startswith("disabled")]
+            hint = (f"; plugins disabled by {self.selection}: {', '.join(disabled)}"
+                    if disabled else "")
             raise MXNetKeyError(
                 f"unknown operator {name!r}.{suggest(name, self._by_name)} "
-                f"({len(self.ops)} operators are registered; `python -m mxlite plugins` lists "
-                "the plugins that provide them)") from None
+                f"({len(self.ops)} operators are registered{hint}; `python -m mxlite plugins` "
+                "lists the plugins that provide them)") from None
 
     def __contains__(self, name: str) -> bool:
         return name in self._by_name
@@ -80,21 +143,23 @@ class Registry:
 
     # -- transactions ----------------------------------------------------------------
     def begin(self, plugin: PluginInfo) -> None:
+        self.rollback()
         self._current = plugin
-        self._staged_ops.clear()
-        self._staged_kernels.clear()
 
     def rollback(self) -> None:
-        self._staged_ops.clear()
-        self._staged_kernels.clear()
+        for staged in (self._staged_ops, self._staged_kernels, self._staged_passes,
+                       self._staged_config):
+            staged.clear()
         self._current = None
 
     def commit(self) -> None:
         """Check the staged contributions, then apply them all, or raise and apply none."""
-        plugin = self._current or PluginInfo(name="<user>")
+        plugin = self._current or self.plugins.get("<user>") or PluginInfo(name="<user>")
         try:
             new_names = self._check_ops(plugin)
             kernels = self._check_kernels(new_names)
+            defaults = self._check_config()
+            passes = self._check_passes(plugin)
         except PluginError:
             self.rollback()
             raise
@@ -108,6 +173,10 @@ class Registry:
         for op_name, backend, kernel in kernels:
             new_names[op_name].kernels[backend] = kernel
             plugin.kernels.append((op_name, backend))
+        config.add_plugin_defaults(defaults, plugin.name)
+        plugin.config.extend(defaults)
+        self.graph_passes.extend(passes)
+        plugin.graph_passes.extend(p.name for p in passes)
         self.plugins.setdefault(plugin.name, plugin)
         self.rollback()
 
@@ -134,6 +203,32 @@ class Registry:
                 raise PluginError(f"add_kernel({op_name!r}, {backend!r}): expected a Kernel with a "
                                   f"callable forward, got {kernel!r}")
         return [(names[o].name, b, k) for o, b, k in self._staged_kernels]
+
+    def _check_config(self) -> dict[str, Any]:
+        new: dict[str, Any] = {}
+        for key, value in self._staged_config:
+            if not isinstance(key, str) or "." not in key.strip("."):
+                raise PluginError(f"configuration key {key!r} must be a string like "
+                                  "'myplugin.setting' (prefixed with the plugin's name)")
+            if key in config.DEFAULTS or key in new:
+                owner = config._plugin_keys.get(key, "mxlite")
+                raise PluginError(f"configuration key {key!r} is already defined by {owner!r}; "
+                                  "a plugin may only add keys of its own")
+            new[key] = value
+        return new
+
+    def _check_passes(self, plugin: PluginInfo) -> list[GraphPass]:
+        taken = {p.name for p in self.graph_passes}
+        passes = []
+        for name, function in self._staged_passes:
+            if not isinstance(name, str) or not name or not callable(function):
+                raise PluginError(f"add_graph_pass expects a name and a function, got {name!r}, "
+                                  f"{function!r}")
+            if name in taken:
+                raise PluginError(f"graph pass {name!r} is already registered")
+            taken.add(name)
+            passes.append(GraphPass(name, function, plugin.name))
+        return passes
 
 
 def _validate_opdef(opdef: OpDef) -> None:
