@@ -1,17 +1,23 @@
 """Train the seed's multilayer perceptron on scikit-learn's bundled 8x8 digits (offline).
 
 The network is the seed's ``fc1(128) -> relu -> fc2(64)`` with a 10-way ``fc3`` and
-``SoftmaxOutput``; training is plain minibatch SGD with momentum on one bound executor.
+``SoftmaxOutput``, trained with ``mx.mod.Module.fit`` as MXNet 1.x users write it; the script
+then saves a checkpoint, loads it back and predicts.
 Run: ``python examples/train_mlp.py [--epochs N]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
+import logging
+import sys
+from pathlib import Path
 
 import mxlite as mx
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _digits import digits_iters
 
 
 def mlp() -> mx.sym.Symbol:
@@ -24,72 +30,44 @@ def mlp() -> mx.sym.Symbol:
     return mx.symbol.SoftmaxOutput(data=net, name="softmax")
 
 
-def load_digits(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits as sklearn_digits
-    digits = sklearn_digits()
-    x = (digits.data / 16.0).astype(np.float32)
-    y = digits.target.astype(np.float32)
-    order = np.random.default_rng(seed).permutation(len(x))
-    split = int(0.8 * len(x))
-    return x[order[:split]], y[order[:split]], x[order[split:]], y[order[split:]]
-
-
-def init_params(executor: mx.executor.Executor, rng: np.random.Generator) -> None:
-    """Xavier-uniform weights, zero biases."""
-    for name, array in executor.arg_dict.items():
-        if name.endswith("_weight"):
-            bound = np.sqrt(6.0 / (array.shape[0] + array.shape[1]))
-            array[:] = rng.uniform(-bound, bound, array.shape)
-        elif name.endswith("_bias"):
-            array[:] = 0
-
-
-def accuracy(executor: mx.executor.Executor, x: np.ndarray, y: np.ndarray, batch: int) -> float:
-    correct = 0
-    for start in range(0, len(x) - batch + 1, batch):
-        out = executor.forward(is_train=False, data=x[start:start + batch])[0].asnumpy()
-        correct += int((out.argmax(axis=1) == y[start:start + batch]).sum())
-    return correct / (len(x) // batch * batch)
-
-
-def train(epochs: int, batch: int, lr: float, momentum: float, seed: int) -> float:
-    mx.random.seed(seed)
-    x_train, y_train, x_test, y_test = load_digits(seed)
-    executor = mlp().simple_bind(mx.cpu(), data=(batch, x_train.shape[1]))
-    rng = np.random.default_rng(seed)
-    init_params(executor, rng)
-    params = [n for n in executor.arg_dict if n not in ("data", "softmax_label")]
-    velocity = {n: np.zeros(executor.arg_dict[n].shape, np.float32) for n in params}
-    for epoch in range(epochs):
-        tic = time.perf_counter()
-        order = rng.permutation(len(x_train))
-        for start in range(0, len(order) - batch + 1, batch):
-            idx = order[start:start + batch]
-            executor.forward(is_train=True, data=x_train[idx], softmax_label=y_train[idx])
-            executor.backward()
-            for name in params:
-                v = velocity[name]
-                v *= momentum
-                v -= (lr / batch) * executor.grad_dict[name].asnumpy()
-                weight = executor.arg_dict[name]
-                weight += v  # in place: the executor sees the new weights
-        speed = len(order) / (time.perf_counter() - tic)
-        print(f"Epoch[{epoch}] train-accuracy={accuracy(executor, x_train, y_train, batch):.4f} "
-              f"({speed:.0f} samples/sec)")
-    test_acc = accuracy(executor, x_test, y_test, batch)
-    print(f"test-accuracy={test_acc:.4f}")
-    return test_acc
+def train(symbol: mx.sym.Symbol, train_iter: mx.io.DataIter, test_iter: mx.io.DataIter,
+          epochs: int, lr: float, prefix: str | None) -> float:
+    """Fit, checkpoint, reload and score; returns the reloaded model's test accuracy."""
+    module = mx.mod.Module(symbol, context=mx.cpu())
+    batches_per_epoch = train_iter.num_data // train_iter.batch_size
+    schedule = mx.lr_scheduler.FactorScheduler(step=8 * batches_per_epoch, factor=0.5)
+    module.fit(train_iter, eval_data=test_iter, optimizer="sgd",
+               optimizer_params={"learning_rate": lr, "momentum": 0.9, "wd": 1e-4,
+                                 "lr_scheduler": schedule},
+               initializer=mx.init.Xavier(magnitude=2.0), num_epoch=epochs,
+               batch_end_callback=mx.callback.Speedometer(train_iter.batch_size, 20))
+    if prefix is None:
+        return dict(module.score(test_iter, "acc"))["accuracy"]
+    module.save_checkpoint(prefix, epochs)
+    loaded = mx.mod.Module.load(prefix, epochs)
+    loaded.bind(test_iter.provide_data, test_iter.provide_label, for_training=False)
+    probabilities = loaded.predict(test_iter).asnumpy()
+    test_iter.reset()
+    labels = np.concatenate([b.label[0].asnumpy()[:b.label[0].shape[0] - b.pad]
+                             for b in test_iter])
+    accuracy = float((probabilities.argmax(axis=1) == labels).mean())
+    logging.info("reloaded %s-%04d.params: test accuracy %.4f", prefix, epochs, accuracy)
+    return accuracy
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.1)
-    parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--prefix", default="mlp-digits", help="checkpoint file prefix")
     args = parser.parse_args()
-    train(args.epochs, args.batch_size, args.lr, args.momentum, args.seed)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    mx.random.seed(args.seed)
+    train_iter, test_iter = digits_iters(args.batch_size, args.seed)
+    accuracy = train(mlp(), train_iter, test_iter, args.epochs, args.lr, args.prefix)
+    print(f"test-accuracy={accuracy:.4f}")
 
 
 if __name__ == "__main__":

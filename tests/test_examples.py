@@ -1,4 +1,4 @@
-"""The README's main job: the seed's MLP trains on the bundled digits data set."""
+"""The README's main job: the example networks train on the bundled digits data set."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import mxlite as mx
 import pytest
 
 pytest.importorskip("sklearn")
@@ -13,6 +14,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def _load(name: str):  # type: ignore[no-untyped-def]
+    sys.path.insert(0, str(EXAMPLES))
     spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
@@ -20,7 +22,21 @@ def _load(name: str):  # type: ignore[no-untyped-def]
     return module
 
 
-def test_train_mlp_learns_digits(capsys: pytest.CaptureFixture[str]) -> None:
-    accuracy = _load("train_mlp").train(epochs=8, batch=32, lr=0.1, momentum=0.9, seed=1)
+def test_train_mlp_learns_digits_and_reloads(tmp_path: Path) -> None:
+    example, digits = _load("train_mlp"), _load("_digits")
+    mx.random.seed(1)
+    train_iter, test_iter = digits.digits_iters(32, seed=1)
+    accuracy = example.train(example.mlp(), train_iter, test_iter, epochs=6, lr=0.1,
+                             prefix=str(tmp_path / "mlp"))
     assert accuracy > 0.95
-    assert "Epoch[7] train-accuracy=" in capsys.readouterr().out
+    assert (tmp_path / "mlp-symbol.json").exists() and (tmp_path / "mlp-0006.params").exists()
+
+
+def test_train_lenet_learns_digits() -> None:
+    example, digits = _load("train_lenet"), _load("_digits")
+    mx.random.seed(1)
+    train_iter, test_iter = digits.digits_iters(64, seed=1, image=True)
+    mlp_example = _load("train_mlp")
+    accuracy = mlp_example.train(example.lenet(), train_iter, test_iter, epochs=2, lr=0.1,
+                                 prefix=None)
+    assert accuracy > 0.85
