@@ -2,8 +2,10 @@
 
 A ``TensorSpec`` says when a tensor is first written (``start``) and last read (``end``)
 on the executor's fixed timeline of steps. ``allocate`` sweeps that timeline: a tensor
-takes over an input it may overwrite in place when that input dies at this very step,
-else the smallest free block that fits (best fit), else the largest free block, grown.
+that is a view of a live input (Flatten, Reshape) shares its block; one that may overwrite an
+input in place takes the input's block when the input dies at this very step and nothing else
+lives there; else it takes the smallest free block that fits (best fit), else the largest
+free block, grown. A block is free again once every tensor in it is dead.
 Blocks are numpy ``uint8`` arrays; tensors are typed views of their block's start.
 """
 
@@ -30,6 +32,9 @@ class TensorSpec:
     node: int | None = None
     #: keys of tensors whose block this one may take over when they die at ``start``
     reuse: list = field(default_factory=list)
+    #: keys of tensors this one is a view of (same bytes): it shares their block while they
+    #: live, so a reshape costs no memory and no copy
+    alias: list = field(default_factory=list)
     #: a buffer that is read but never written: zero-filled, never shared
     zero: bool = False
 
@@ -73,48 +78,47 @@ def allocate(specs: list[TensorSpec], planned: bool = True) -> Storage:
 
 def _assign_shared(specs: list[TensorSpec]) -> dict:
     assignment: dict = {}
-    ends = {s.key: s.end for s in specs}
+    by_key = {s.key: s for s in specs}
     size: list[int] = []
-    owner: list = []
+    holders: list[set] = []  # keys of the live tensors in each block
     free: list[int] = []
-    live: list[tuple[int, int, int]] = []  # heap of (end, sequence, block)
+    live: list[tuple[int, int, Hashable]] = []  # heap of (end, sequence, key)
     for seq, spec in enumerate(sorted(specs, key=lambda s: s.start)):
         while live and live[0][0] < spec.start:
-            _, _, block = heapq.heappop(live)
-            free.append(block)
-        if spec.zero:
-            block = _new_block(size, owner)
-        else:
-            block = _take_inplace(spec, assignment, ends, owner, live)
-            if block is None:
-                block = _best_fit(spec.nbytes, free, size) if free else _new_block(size, owner)
+            _, _, key = heapq.heappop(live)
+            block = assignment[key]
+            holders[block].discard(key)
+            if not holders[block]:
+                free.append(block)
+        block = None if spec.zero else _shared_block(spec, assignment, by_key, holders)
+        if block is None:
+            block = _best_fit(spec.nbytes, free, size) if free and not spec.zero \
+                else _new_block(size, holders)
         size[block] = max(size[block], spec.nbytes)
-        owner[block] = spec.key
+        holders[block].add(spec.key)
         assignment[spec.key] = block
         if not spec.zero:
-            heapq.heappush(live, (spec.end, seq, block))
+            heapq.heappush(live, (spec.end, seq, spec.key))
     return assignment
 
 
-def _new_block(size: list[int], owner: list) -> int:
+def _new_block(size: list[int], holders: list) -> int:
     size.append(0)
-    owner.append(None)
+    holders.append(set())
     return len(size) - 1
 
 
-def _take_inplace(spec: TensorSpec, assignment: dict, ends: dict, owner: list,
-                  live: list) -> int | None:
-    """The block of an input that dies at this step and that this tensor may overwrite."""
+def _shared_block(spec: TensorSpec, assignment: dict, by_key: dict, holders: list) -> int | None:
+    """A block this tensor can share: a view of a live input (same bytes), or an input that
+    dies at this step and that the op may overwrite in place."""
+    for key in spec.alias:
+        block = assignment.get(key)
+        if block is not None and key in holders[block] and by_key[key].nbytes == spec.nbytes:
+            return block
     for key in spec.reuse:
         block = assignment.get(key)
-        if block is None or ends[key] != spec.start or owner[block] != key:
-            continue
-        for n, (_, _, b) in enumerate(live):
-            if b == block:
-                live[n] = live[-1]
-                live.pop()
-                heapq.heapify(live)
-                return block
+        if block is not None and by_key[key].end == spec.start and holders[block] == {key}:
+            return block
     return None
 
 

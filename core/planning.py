@@ -157,20 +157,23 @@ def _forward_tensors(plan: Plan, schedule: _Schedule) -> list[TensorSpec]:
     for i, node in enumerate(graph.nodes):
         if node.op is None:
             continue
-        inplace = _inplace_candidates(graph, i, node)
+        inplace = _inplace_candidates(graph, i, node, node.op.inplace_pairs(node.params))
+        views = _inplace_candidates(graph, i, node, node.op.view_pairs(node.params))
         for k in range(node.num_outputs()):
             eid = graph.offsets[i] + k
             specs.append(TensorSpec(("out", eid), plan.shapes[eid], plan.dtypes[eid],
                                     schedule.fwd[i], last[eid], node=i,
-                                    reuse=[("out", e) for e in inplace.get(k, [])]))
+                                    reuse=[("out", e) for e in inplace.get(k, [])],
+                                    alias=[("out", e) for e in views.get(k, [])]))
     return specs
 
 
-def _inplace_candidates(graph: IndexedGraph, i: int, node: Node) -> dict[int, list[int]]:
-    """For each output, the input entries (op outputs only) it may overwrite."""
+def _inplace_candidates(graph: IndexedGraph, i: int, node: Node,
+                        pairs: list[tuple[int, int]]) -> dict[int, list[int]]:
+    """For each output, the input entries (op outputs only) whose storage it may take."""
     found: dict[int, list[int]] = {}
     entries = graph.in_entries[i]
-    for in_idx, out_idx in node.op.inplace_pairs(node.params):
+    for in_idx, out_idx in pairs:
         eid = entries[in_idx]
         if graph.nodes[graph.entry_node[eid]].op is not None:  # never a bound user array
             found.setdefault(out_idx, []).append(eid)
@@ -225,7 +228,8 @@ class _GradientPlan:
             producer = graph.entry_node[eid]
             if eid in self.first_write:
                 specs.append(TensorSpec(("grad", eid), plan.shapes[eid], plan.dtypes[eid],
-                                        self.first_write[eid], schedule.bwd[producer]))
+                                        self.first_write[eid], schedule.bwd[producer],
+                                        reuse=self._grad_inplace(eid)))
             else:  # read by the producer's backward but never written: stays zero
                 specs.append(TensorSpec(("grad", eid), plan.shapes[eid], plan.dtypes[eid],
                                         0, FOREVER, zero=True))
@@ -235,6 +239,21 @@ class _GradientPlan:
                 specs.append(TensorSpec(("scratch", *key), plan.shapes[eid], plan.dtypes[eid],
                                         step, step))
         return specs
+
+    def _grad_inplace(self, eid: int) -> list:
+        """Output gradients whose storage this entry's gradient may take: the first (direct)
+        contribution comes from an op that allows it, at the step that output gradient dies."""
+        graph, step = self.plan.graph, self.first_write[eid]
+        for i, at in self.schedule.bwd.items():
+            if at != step:
+                continue
+            node = graph.nodes[i]
+            slots = graph.in_entries[i]
+            return [("grad", graph.offsets[i] + out) for out, slot in
+                    node.op.grad_inplace_pairs(node.params)
+                    if slots[slot] == eid and self.contributions.get((eid, step, slot)) == "direct"
+                    and slots.count(eid) == 1]
+        return []
 
     def _grad_buffer(self, eid: int) -> np.ndarray:
         if eid in self.targets:

@@ -87,11 +87,11 @@ def test_training_keeps_only_what_backward_reads() -> None:
 
 
 def test_outputs_stay_readable_after_backward() -> None:
-    net = mx.sym.Activation(mx.sym.FullyConnected(mx.sym.Variable("x"), num_hidden=4),
+    net = mx.sym.Activation(mx.sym.FullyConnected(mx.sym.Variable("x"), num_hidden=4, name="fc"),
                             act_type="relu")
     executor = net.simple_bind(mx.cpu(), x=(2, 3))
     executor.arg_dict["x"][:] = 1.0
-    executor.arg_dict["fullyconnected0_weight"][:] = 0.5
+    executor.arg_dict["fc_weight"][:] = 0.5
     out = executor.forward(is_train=True)[0].asnumpy()
     executor.backward(mx.nd.ones((2, 4)))
     np.testing.assert_array_equal(executor.outputs[0].asnumpy(), out)
@@ -155,3 +155,17 @@ def test_every_op_planned_equals_naive(case: dict) -> None:
         pytest.skip(f"case needs values the generic sweep cannot make: {err}")
     grad_req = "null" if op.no_gradient else "write"
     assert_same_planned_and_naive(sym, shapes, grad_req, type_dict)
+
+
+def test_flatten_is_a_view_and_activation_gradient_runs_in_place() -> None:
+    data = mx.sym.Variable("data")
+    conv = mx.sym.Convolution(data, kernel=(3, 3), num_filter=4, name="conv")
+    pool = mx.sym.Pooling(mx.sym.Activation(conv, act_type="tanh", name="act"), kernel=(2, 2),
+                          pool_type="max", name="pool")
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(mx.sym.Flatten(pool, name="flat"),
+                                                     num_hidden=3, name="fc"), name="sm")
+    executor = assert_same_planned_and_naive(net, {"data": (2, 1, 6, 6)})
+    graph, storage = executor._plan.graph, executor._plan.storage
+    entry = {n.name: graph.entry(n, 0) for n in graph.nodes}
+    assert storage.block_of[("out", entry["flat"])] == storage.block_of[("out", entry["pool"])]
+    assert storage.block_of[("grad", entry["conv"])] == storage.block_of[("grad", entry["act"])]

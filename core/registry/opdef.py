@@ -78,6 +78,13 @@ class OpDef:
     #: (input index, output index) pairs whose buffers may be shared: the forward kernel
     #: must then work when the output is the input (a function of the params, or a list)
     inplace: Any = ()
+    #: (input index, output index) pairs where the output holds exactly the input's bytes
+    #: (Flatten, Reshape): the planner makes the output a view of the input's storage, and
+    #: the forward kernel's copy becomes a no-op
+    views: Any = ()
+    #: (output index, input index) pairs: backward may write the input's gradient over the
+    #: output's gradient (the kernel must then work when they are one buffer)
+    grad_inplace: Any = ()
     #: what backward reads from forward: "inputs", "outputs", or single input names
     #: ("label"); hidden outputs are always kept. The planner may reuse everything else
     #: once forward is done with it. A function of the params, or a tuple.
@@ -146,6 +153,12 @@ class OpDef:
 
     def inplace_pairs(self, p: Params) -> list[tuple[int, int]]:
         return list(self.inplace(p) if callable(self.inplace) else self.inplace)
+
+    def grad_inplace_pairs(self, p: Params) -> list[tuple[int, int]]:
+        return list(self.grad_inplace(p) if callable(self.grad_inplace) else self.grad_inplace)
+
+    def view_pairs(self, p: Params) -> list[tuple[int, int]]:
+        return list(self.views(p) if callable(self.views) else self.views)
 
     def backward_reads(self, p: Params) -> tuple[str, ...]:
         return tuple(self.grad_uses(p) if callable(self.grad_uses) else self.grad_uses)

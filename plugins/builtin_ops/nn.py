@@ -104,33 +104,42 @@ def _act_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) ->
         np.divide(x, y, out=y)
 
 
+def _act_derivative(kind: str, y: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
+    """d activation / dx, from the output (or, for softsign, the input), into ``out``."""
+    if kind == "relu":
+        np.greater(y, 0, out=out)
+    elif kind == "sigmoid":
+        np.subtract(1, y, out=out)
+        out *= y
+    elif kind == "tanh":
+        np.square(y, out=out)
+        np.subtract(1, out, out=out)
+    elif kind == "softrelu":  # d/dx log(1+e^x) = 1 - e^-y
+        np.negative(y, out=out)
+        np.expm1(out, out=out)
+        np.negative(out, out=out)
+    else:  # softsign: 1 / (1 + |x|)^2
+        np.abs(x, out=out)
+        out += 1
+        np.square(out, out=out)
+        np.reciprocal(out, out=out)
+
+
 def _act_backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: list,
                   aux: list) -> None:
-    dx = in_grads[0]
+    dx, og = in_grads[0], out_grads[0]
     if dx is None:
         return
-    og, y, x = out_grads[0], outs[0], ins[0]
-    kind = p.act_type
-    if kind == "relu":
-        np.multiply(og, y > 0, out=dx)
-    elif kind == "sigmoid":
-        np.subtract(1, y, out=dx)
-        dx *= y
-        dx *= og
-    elif kind == "tanh":
-        np.square(y, out=dx)
-        np.subtract(1, dx, out=dx)
-        dx *= og
-    elif kind == "softrelu":  # d/dx log(1+e^x) = 1 - e^-y
-        np.negative(y, out=dx)
-        np.expm1(dx, out=dx)
-        np.negative(dx, out=dx)
-        dx *= og
-    else:  # softsign: 1 / (1 + |x|)^2
-        np.abs(x, out=dx)
-        dx += 1
-        np.square(dx, out=dx)
-        np.divide(og, dx, out=dx)
+    if dx.ctypes.data == og.ctypes.data:  # the planner gave dx the head gradient's storage
+        if p.act_type == "relu":
+            np.multiply(og, outs[0] > 0, out=dx)
+            return
+        derivative = np.empty_like(dx)
+        _act_derivative(p.act_type, outs[0], ins[0], derivative)
+        dx *= derivative
+        return
+    _act_derivative(p.act_type, outs[0], ins[0], dx)
+    dx *= og
 
 
 ACTIVATION = OpDef(
@@ -143,6 +152,7 @@ ACTIVATION = OpDef(
     # softsign's forward and gradient need the input; the others work from the output
     inplace=lambda p: [] if p.act_type == "softsign" else [(0, 0)],
     grad_uses=lambda p: ("inputs",) if p.act_type == "softsign" else ("outputs",),
+    grad_inplace=[(0, 0)],
 )
 
 OPS = [FULLY_CONNECTED, ACTIVATION]

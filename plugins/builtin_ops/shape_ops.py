@@ -60,8 +60,10 @@ def fill_unknown(shape: tuple, total: int, what: str) -> tuple:
 
 
 def copy_reshaped(src: np.ndarray, dst: np.ndarray) -> None:
-    """Copy ``src`` into ``dst`` of the same size but another shape (a view, no temporary)."""
-    np.copyto(dst, src.reshape(dst.shape))
+    """Copy ``src`` into ``dst`` of the same size but another shape (a view, no temporary);
+    nothing to do when the planner made ``dst`` a view of ``src``'s storage."""
+    if dst.ctypes.data != src.ctypes.data:
+        np.copyto(dst, src.reshape(dst.shape))
 
 
 def _forward_copy(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
@@ -110,6 +112,7 @@ FLATTEN = OpDef(
     infer_shape=_flatten_shape,
     kernels={"numpy": RESHAPE_KERNEL},
     inplace=[(0, 0)],
+    views=[(0, 0)],
 )
 
 
@@ -188,6 +191,7 @@ RESHAPE = OpDef(
     infer_shape=_reshape_shape,
     kernels={"numpy": RESHAPE_KERNEL},
     inplace=[(0, 0)],
+    views=[(0, 0)],
 )
 
 
@@ -451,6 +455,7 @@ EXPAND_DIMS = OpDef(
     infer_shape=_expand_dims_shape,
     kernels={"numpy": RESHAPE_KERNEL},
     inplace=[(0, 0)],
+    views=[(0, 0)],
 )
 
 
@@ -483,6 +488,7 @@ SQUEEZE = OpDef(
     infer_shape=_squeeze_shape,
     kernels={"numpy": RESHAPE_KERNEL},
     inplace=[(0, 0)],
+    views=[(0, 0)],
 )
 
 
