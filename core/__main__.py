@@ -16,10 +16,17 @@ from . import config
 from .registry import get_registry
 
 
+def _note(name: str) -> str | None:
+    """A loaded plugin's own word on its state: its module's ``UNAVAILABLE_REASON``, if any
+    (the C kernel pack sets it when it was built without a compiler)."""
+    from .registry.loader import plugin_manager
+    return getattr(plugin_manager().get_plugin(name), "UNAVAILABLE_REASON", None)
+
+
 def _report() -> dict:
     registry = get_registry()
     return {
-        "plugins": [asdict(info) for info in registry.plugins.values()],
+        "plugins": [{**asdict(info), "note": _note(info.name)} for info in registry.plugins.values()],
         "backend_order": config.backend_order(),
         "operators": len(registry.ops),
         "graph_passes": [f"{p.name} ({p.plugin})" for p in registry.graph_passes],
@@ -35,6 +42,8 @@ def _print_text(report: dict) -> None:
         status = skipped if skipped.startswith("disabled") else \
             f"SKIPPED: {skipped}" if skipped else "loaded"
         print(f"{plugin['name']} ({origin or 'registered in code'}): {status}")
+        if plugin.get("note"):
+            print(f"  note: {plugin['note']}")
         if plugin["entry_point"]:
             print(f"  entry point: {plugin['entry_point']}")
         if plugin["ops"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +13,20 @@ from mxlite.registry.docs import render_operators
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "operators.md"
 
 
+def _without_c_backend(text: str) -> str:
+    """The reference as a machine without the compiled C pack renders it."""
+    return re.sub(r"^(- backends: )c, ", r"\1", text, flags=re.M)
+
+
 def test_operator_reference_is_current() -> None:
     expected = render_operators(get_registry()) + "\n"
-    assert DOCS.read_text() == expected, (
-        "docs/operators.md is stale: run `python -m mxlite docs > docs/operators.md`")
+    committed = DOCS.read_text()
+    info = get_registry().plugins.get("c_kernels")
+    if info is None or info.skipped or not info.kernels:  # no compiler here: no "c" kernels
+        committed = _without_c_backend(committed)
+    assert committed == expected, (
+        "docs/operators.md is stale: run `python -m mxlite docs > docs/operators.md` "
+        "(on a machine where the C kernel pack builds)")
 
 
 def test_reference_lists_every_operator_with_parameters() -> None:

@@ -1,0 +1,221 @@
+"""Training-step throughput (forward + backward + SGD-with-momentum update), in samples/s, of
+the C kernel pack (backend "c") against the numpy backend, for LeNet at batch 64, the seed's
+MLP 784-128-64-10 at batch 64 and 512, and a 20x1024 MLP at batch 256; an MXNet 1.9.1 column
+when its interpreter is given; then the thread scaling (1 vs 2 threads) of both backends on
+LeNet.
+
+Each figure is a fresh process: ``batch / median step time`` over ``--steps`` timed steps after
+warm-up (the median resists other processes on a shared machine; the spread is printed). The
+"c" column updates the weights with the pack's fused SGD kernel (``mxlite_c_kernels.optim``,
+what ``mx.optimizer`` uses through the proposed hook), the numpy column with
+``mx.optimizer.SGD``; MXNet runs its own ``sgd_mom_update`` with OMP_NUM_THREADS=2. The main
+table keeps the environment's thread settings (OMP_NUM_THREADS, which also sets numpy's BLAS
+threads); the scaling table sets OMP_NUM_THREADS to 1 and 2, and also runs 2 threads with a
+single-threaded BLAS (OPENBLAS_NUM_THREADS=1: the C loops' OpenMP threads then do not compete
+with BLAS threads for the cores).
+
+    python bench/backends.py [--mxnet-python /work/mxnet-venv/bin/python] [--steps 30]
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import emit, import_framework, parser, ratio, run_worker, table
+
+#: model -> batch shape of its data
+MODELS = {"lenet-b64": (64, 1, 28, 28), "mlp-b64": (64, 784), "mlp-b512": (512, 784),
+          "mlp20-b256": (256, 1024)}
+TARGETS = {"lenet-b64": 2.0, "mlp-b64": 1.2}
+#: thread settings of the scaling table
+SCALING = {"1 thread": {"OMP_NUM_THREADS": "1"}, "2 threads": {"OMP_NUM_THREADS": "2"},
+           "2 threads, BLAS 1": {"OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "1"}}
+WARMUP = 3
+
+
+def lenet(mx):  # type: ignore[no-untyped-def]
+    data = mx.sym.Variable("data")
+    net = mx.sym.Convolution(data, kernel=(5, 5), num_filter=20, name="conv1")
+    net = mx.sym.Activation(net, act_type="tanh")
+    net = mx.sym.Pooling(net, pool_type="max", kernel=(2, 2), stride=(2, 2))
+    net = mx.sym.Convolution(net, kernel=(5, 5), num_filter=50, name="conv2")
+    net = mx.sym.Activation(net, act_type="tanh")
+    net = mx.sym.Pooling(net, pool_type="max", kernel=(2, 2), stride=(2, 2))
+    net = mx.sym.Flatten(net)
+    net = mx.sym.FullyConnected(net, num_hidden=500, name="fc1")
+    net = mx.sym.Activation(net, act_type="tanh")
+    net = mx.sym.FullyConnected(net, num_hidden=10, name="fc2")
+    return mx.sym.SoftmaxOutput(net, name="softmax")
+
+
+def seed_mlp(mx):  # type: ignore[no-untyped-def]
+    net = mx.sym.Variable("data")
+    for i, width in enumerate((128, 64), start=1):
+        net = mx.sym.FullyConnected(net, num_hidden=width, name=f"fc{i}")
+        net = mx.sym.Activation(net, act_type="relu", name=f"relu{i}")
+    net = mx.sym.FullyConnected(net, num_hidden=10, name="fc3")
+    return mx.sym.SoftmaxOutput(net, name="softmax")
+
+
+def mlp20(mx):  # type: ignore[no-untyped-def]
+    net = mx.sym.Variable("data")
+    for i in range(20):
+        net = mx.sym.FullyConnected(net, num_hidden=1024, name=f"fc{i}")
+        net = mx.sym.Activation(net, act_type="relu", name=f"relu{i}")
+    net = mx.sym.FullyConnected(net, num_hidden=10, name="out_fc")
+    return mx.sym.SoftmaxOutput(net, name="softmax")
+
+
+BUILDERS = {"lenet-b64": lenet, "mlp-b64": seed_mlp, "mlp-b512": seed_mlp, "mlp20-b256": mlp20}
+
+
+# -- the worker -----------------------------------------------------------------------------------
+def _bind(mx, model: str):  # type: ignore[no-untyped-def]
+    import numpy as np
+    sym, shape = BUILDERS[model](mx), MODELS[model]
+    inputs = ("data", "softmax_label")
+    grad_req = {n: "null" if n in inputs else "write" for n in sym.list_arguments()}
+    executor = sym.simple_bind(mx.cpu(), data=shape, grad_req=grad_req)
+    rng = np.random.default_rng(0)
+    for name, array in executor.arg_dict.items():
+        if name == "softmax_label":
+            array[:] = rng.integers(0, 10, shape[0])
+        elif name == "data":
+            array[:] = rng.uniform(0, 1, array.shape)
+        else:  # Xavier-uniform weights, small biases
+            fan = sum(array.shape[:2]) if len(array.shape) > 1 else 1000
+            array[:] = rng.uniform(-1, 1, array.shape) * np.sqrt(6.0 / fan)
+    return executor, [n for n in sym.list_arguments() if n not in inputs], shape[0]
+
+
+def _updater(mx, executor, params: list[str], batch: int, fused: Any):  # type: ignore[no-untyped-def]
+    """One SGD-with-momentum step over every parameter: the fused C kernel or mx.optimizer."""
+    lr, momentum, rescale = 0.01, 0.9, 1.0 / batch
+    if fused is not None:
+        import numpy as np
+        pairs = [(executor.arg_dict[n].handle, executor.grad_dict[n].handle) for n in params]
+        moms = [np.zeros_like(w) for w, _ in pairs]
+
+        def update() -> None:
+            for (w, g), mom in zip(pairs, moms):
+                fused.sgd_update(w, g, mom, lr, 0.0, rescale, None, momentum)
+        return update
+    updater = mx.optimizer.get_updater(
+        mx.optimizer.SGD(learning_rate=lr, momentum=momentum, rescale_grad=rescale))
+
+    def update() -> None:
+        for i, name in enumerate(params):
+            updater(i, executor.grad_dict[name], executor.arg_dict[name])
+    return update
+
+
+def measure(mx, model: str, backend: str, steps: int) -> dict:  # type: ignore[no-untyped-def]
+    fused = None
+    if backend in ("c", "numpy"):
+        mx.config.set("backends.order", [backend])
+        if backend == "c":
+            import mxlite_c_kernels
+            if not mxlite_c_kernels.available():
+                raise SystemExit(f"C kernel pack unavailable: {mxlite_c_kernels.UNAVAILABLE_REASON}")
+            fused = mxlite_c_kernels.optimizer_kernels()
+    executor, params, batch = _bind(mx, model)
+    chosen = "n/a"
+    if backend in ("c", "numpy"):
+        lines = [line for line in executor.debug_str().splitlines() if line.startswith("Op:")]
+        chosen = f"{sum(f'backend={backend}' in line for line in lines)}/{len(lines)} ops"
+    update = _updater(mx, executor, params, batch, fused)
+
+    def step() -> None:
+        executor.forward(is_train=True)
+        executor.backward()
+        update()
+        mx.nd.waitall()
+
+    for _ in range(WARMUP):
+        step()
+    times = []
+    for _ in range(steps):
+        tic = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - tic)
+    median = statistics.median(times)
+    return {"samples_s": batch / median, "median_ms": median * 1e3,
+            "spread_ms": (min(times) * 1e3, max(times) * 1e3), "on_backend": chosen,
+            "threads": os.environ.get("OMP_NUM_THREADS", "default")}
+
+
+def worker(spec: str, framework: str) -> None:
+    model, backend, steps = spec.split(":")
+    emit(measure(import_framework(framework), model, backend, int(steps)))
+
+
+# -- the driver -------------------------------------------------------------------------------------
+def _steps(model: str, steps: int) -> int:
+    return max(5, steps // 3) if model == "mlp20-b256" else steps
+
+
+def _run(model: str, backend: str, steps: int, env: dict[str, str] | None = None,
+         mxnet: str | None = None) -> dict | None:
+    spec = f"{model}:{backend}:{_steps(model, steps)}"
+    if backend == "mxnet":
+        return run_worker(__file__, spec, "mxnet", mxnet)
+    saved = {key: os.environ.get(key) for key in env or {}}
+    os.environ.update(env or {})
+    try:
+        return run_worker(__file__, spec, "mxlite")
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _fmt(result: dict | None) -> str:
+    return f"{result['samples_s']:.0f}" if result else "-"
+
+
+def _speed(result: dict | None) -> float | None:
+    return result["samples_s"] if result else None
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=30, help="timed steps per measurement")
+    args = p.parse_args()
+    if args.worker:
+        worker(args.worker, args.framework)
+        return
+    rows = []
+    for model in MODELS:
+        numpy_run, c_run = _run(model, "numpy", args.steps), _run(model, "c", args.steps)
+        mxnet_run = _run(model, "mxnet", args.steps, mxnet=args.mxnet_python)
+        target = TARGETS.get(model)
+        met = "" if not target or not c_run or not numpy_run else \
+            ("ok" if c_run["samples_s"] >= target * numpy_run["samples_s"] else "MISSED")
+        rows.append([model, _fmt(numpy_run), _fmt(c_run), ratio(_speed(c_run), _speed(numpy_run)),
+                     f">= {target}x {met}" if target else "", _fmt(mxnet_run),
+                     ratio(_speed(c_run), _speed(mxnet_run)),
+                     c_run["on_backend"] if c_run else "-"])
+    settings = ", ".join(f"{key}={os.environ.get(key, 'unset')}"
+                         for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"))
+    print(f"training step samples/s (median of {args.steps} steps; {settings})")
+    print(table(rows, ["model", "numpy", "c", "c/numpy", "target", "mxnet 1.9.1", "c/mxnet",
+                       "ops on c"]))
+    scaling = []
+    for backend in ("numpy", "c"):
+        runs = [_run("lenet-b64", backend, args.steps, env) for env in SCALING.values()]
+        scaling.append([backend, *map(_fmt, runs), ratio(_speed(runs[1]), _speed(runs[0])),
+                        ratio(_speed(runs[2]), _speed(runs[0]))])
+    print("\nLeNet b64 thread scaling: OMP_NUM_THREADS sets the C loops' threads and numpy's "
+          "BLAS threads unless OPENBLAS_NUM_THREADS is set")
+    print(table(scaling, ["backend", *SCALING, "2 vs 1", "2 (BLAS 1) vs 1"]))
+
+if __name__ == "__main__":
+    main()

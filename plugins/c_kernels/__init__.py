@@ -1,0 +1,77 @@
+"""mxlite's C/OpenMP kernel pack: backend ``"c"``, beside the numpy reference kernels.
+
+Loaded through the ``mxlite`` entry point like any plugin; its kernels are chosen at bind
+when ``backends.order`` lists ``"c"`` (``MXLITE_BACKENDS=c,numpy``), for float32 and float64
+nodes (other dtypes, and the few parameter combinations the C code does not cover, use the
+numpy kernels). ``c_kernels.num_threads`` (0 = follow ``OMP_NUM_THREADS``) sets the threads
+of each parallel loop; it is read when a node first runs after bind.
+
+The compiled module is built at install (``setup.py``, ``_build.py``). When it is missing,
+or ``MXLITE_NO_C_KERNELS=1`` is set, the plugin registers nothing and
+``UNAVAILABLE_REASON`` says why (``python -m mxlite plugins`` shows it).
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import import_module
+from types import ModuleType
+
+from mxlite import config, hookimpl
+
+__all__ = ["BACKEND", "UNAVAILABLE_REASON", "KERNEL_MODULES", "available", "openmp",
+           "optimizer_kernels"]
+
+BACKEND = "c"
+OPT_OUT = "MXLITE_NO_C_KERNELS"
+#: modules whose ``KERNELS`` map operator names to ``factory(numpy_kernel) -> Kernel``
+KERNEL_MODULES = ("layers", "conv", "pooling", "norm", "softmax", "elemwise")
+
+
+def _unavailable() -> str | None:
+    if os.environ.get(OPT_OUT, "").strip().lower() not in ("", "0", "false", "no", "off"):
+        return f"disabled by {OPT_OUT}={os.environ[OPT_OUT]}"
+    try:
+        import_module(f"{__name__}._lib")
+    except ImportError as err:
+        return (f"the compiled module {__name__}._ckernels is not installed ({err}); mxlite was "
+                f"installed without a working C compiler or with {OPT_OUT}=1: reinstall with a "
+                "C compiler to get the 'c' backend")
+    return None
+
+
+#: why the pack registers nothing here, or None when it is available
+UNAVAILABLE_REASON: str | None = _unavailable()
+
+
+def available() -> bool:
+    return UNAVAILABLE_REASON is None
+
+
+def openmp() -> bool:
+    """Whether the compiled pack runs its loops with OpenMP (else serially)."""
+    if not available():
+        return False
+    from ._lib import lib
+    return bool(lib.ck_openmp())
+
+
+def optimizer_kernels() -> ModuleType | None:
+    """The fused optimizer updates (``optim``) when the pack is built and ``"c"`` is in
+    ``backends.order``; None otherwise."""
+    if not available() or BACKEND not in config.backend_order():
+        return None
+    return import_module(f"{__name__}.optim")
+
+
+@hookimpl
+def mxlite_register_kernels(registry) -> None:  # type: ignore[no-untyped-def]
+    """Register a "c" kernel for every operator the pack covers (nothing when unavailable)."""
+    if not available():
+        return
+    for module_name in KERNEL_MODULES:
+        module = import_module(f"{__name__}.{module_name}")
+        for op_name, factory in module.KERNELS.items():
+            if op_name in registry:
+                numpy_kernel = registry.get(op_name).kernels.get("numpy")
+                registry.add_kernel(op_name, BACKEND, factory(numpy_kernel))

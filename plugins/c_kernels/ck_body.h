@@ -1,0 +1,778 @@
+/* Kernels over one floating type T (float or double), named SFX(name); see ck_kernels.c.
+ * Arithmetic follows the numpy reference kernels' order of operations in T, so results agree
+ * to rounding; sums accumulate in double. */
+
+/* ============================== element-wise activations =================================== */
+/* kinds: 0 relu, 1 sigmoid, 2 tanh, 3 softrelu, 4 softsign, 5 leaky, 6 elu, 7 selu */
+#define CK_MAP(EXPR) do { CK_PFOR for (int64_t i = 0; i < n; ++i) { const T v = x[i]; y[i] = (EXPR); } } while (0)
+
+void SFX(ck_act_fwd)(const T* x, T* y, int64_t n, int kind, double slope, int nt) {
+    const int nthr = ck_threads(nt);
+    const int par = n > CK_PAR_MIN && nthr > 1;
+    const T s = (T)slope;
+    const T alpha = (T)1.6732632423543772848170429916717, lambda = (T)1.0507009873554804934193349852946;
+    switch (kind) {
+    case 0: CK_MAP(v < 0 ? (T)0 : v); break;
+    case 1: CK_MAP(TFAST_SIGMOID(v)); break;
+    case 2: CK_MAP(TFAST_TANH(v)); break;
+    case 3: CK_MAP((v > 0 ? v : (T)0) + TLOG1P(TEXP(-TABS(v)))); break;
+    case 4: CK_MAP(v / (TABS(v) + (T)1)); break;
+    case 5: CK_MAP(v <= 0 ? v * s : v); break;
+    case 6: CK_MAP(v <= 0 ? TEXPM1(v) * s : v); break;
+    case 7: CK_MAP((v <= 0 ? TEXPM1(v) * alpha : v) * lambda); break;
+    default: break;
+    }
+}
+#undef CK_MAP
+
+/* dx from the head gradient og and the output y (relu, sigmoid, tanh, softrelu) or the input
+ * x (softsign, leaky, elu, selu); dx may alias og. */
+#define CK_GRAD(EXPR) do { CK_PFOR for (int64_t i = 0; i < n; ++i) { const T g = og[i]; dx[i] = (EXPR); } } while (0)
+
+void SFX(ck_act_bwd)(const T* og, const T* x, const T* y, T* dx, int64_t n, int kind, double slope,
+                     int nt) {
+    const int nthr = ck_threads(nt);
+    const int par = n > CK_PAR_MIN && nthr > 1;
+    const T s = (T)slope, one = (T)1;
+    const T alpha = (T)1.6732632423543772848170429916717, lambda = (T)1.0507009873554804934193349852946;
+    switch (kind) {
+    case 0: CK_GRAD(g * (T)(y[i] > 0)); break;
+    case 1: CK_GRAD((one - y[i]) * y[i] * g); break;
+    case 2: CK_GRAD((one - y[i] * y[i]) * g); break;
+    case 3: CK_GRAD(-TEXPM1(-y[i]) * g); break;
+    case 4: { CK_GRAD(g / ((TABS(x[i]) + one) * (TABS(x[i]) + one))); break; }
+    case 5: CK_GRAD(x[i] <= 0 ? g * s : g); break;
+    case 6: CK_GRAD((x[i] <= 0 ? TEXP(x[i]) * s : one) * g); break;
+    case 7: CK_GRAD((x[i] <= 0 ? TEXP(x[i]) * alpha : one) * lambda * g); break;
+    default: break;
+    }
+}
+#undef CK_GRAD
+
+/* prelu over (b, c, s) data with one slope per channel (gs = 1) or one in all (gs = 0) */
+void SFX(ck_prelu_fwd)(const T* x, const T* gamma, T* y, int64_t B, int64_t C, int64_t S,
+                       int64_t gs, int nt) {
+    const int nthr = ck_threads(nt);
+    const int par = B * C * S > CK_PAR_MIN && nthr > 1;
+    CK_PFOR2
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t c = 0; c < C; ++c) {
+            const T g = gamma[c * gs];
+            const T* xp = x + (b * C + c) * S;
+            T* yp = y + (b * C + c) * S;
+            for (int64_t i = 0; i < S; ++i) yp[i] = xp[i] <= 0 ? xp[i] * g : xp[i];
+        }
+}
+
+/* dx (may be NULL) and dgamma (may be NULL; C entries, or 1 when gs = 0) */
+void SFX(ck_prelu_bwd)(const T* og, const T* x, const T* gamma, T* dx, T* dgamma, int64_t B,
+                       int64_t C, int64_t S, int64_t gs, int nt) {
+    const int nthr = ck_threads(nt);
+    const int par = B * C * S > CK_PAR_MIN && nthr > 1;
+    if (dx) {
+        CK_PFOR2
+        for (int64_t b = 0; b < B; ++b)
+            for (int64_t c = 0; c < C; ++c) {
+                const T g = gamma[c * gs];
+                const int64_t o = (b * C + c) * S;
+                for (int64_t i = 0; i < S; ++i) dx[o + i] = x[o + i] <= 0 ? og[o + i] * g : og[o + i];
+            }
+    }
+    if (!dgamma) return;
+    double total = 0;
+    CK_PFOR
+    for (int64_t c = 0; c < C; ++c) {
+        double acc = 0;
+        for (int64_t b = 0; b < B; ++b) {
+            const int64_t o = (b * C + c) * S;
+            for (int64_t i = 0; i < S; ++i) acc += (double)(og[o + i] * (x[o + i] < 0 ? x[o + i] : (T)0));
+        }
+        if (gs) dgamma[c] = (T)acc;
+        else {
+#ifdef _OPENMP
+#pragma omp atomic
+#endif
+            total += acc;
+        }
+    }
+    if (!gs) dgamma[0] = (T)total;
+}
+
+/* ============================== rows: bias, column sums ==================================== */
+/* y[r, :] += bias (FullyConnected's epilogue) */
+void SFX(ck_add_bias_rows)(T* y, const T* bias, int64_t rows, int64_t cols, int nt) {
+    const int nthr = ck_threads(nt);
+    const int par = rows * cols > CK_PAR_MIN && nthr > 1;
+    CK_PFOR
+    for (int64_t r = 0; r < rows; ++r) {
+        T* yr = y + r * cols;
+        for (int64_t c = 0; c < cols; ++c) yr[c] += bias[c];
+    }
+}
+
+/* out[c] = sum_r g[r, c] (FullyConnected's bias gradient), column blocks in parallel */
+#define CK_COLBLOCK 256
+void SFX(ck_col_sum)(const T* g, T* out, int64_t rows, int64_t cols, int nt) {
+    const int nthr = ck_threads(nt);
+    const int64_t blocks = (cols + CK_COLBLOCK - 1) / CK_COLBLOCK;
+    const int par = rows * cols > CK_PAR_MIN && nthr > 1 && blocks > 1;
+    CK_PFOR
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+        double acc[CK_COLBLOCK];
+        const int64_t c0 = blk * CK_COLBLOCK;
+        const int64_t w = cols - c0 < CK_COLBLOCK ? cols - c0 : CK_COLBLOCK;
+        for (int64_t c = 0; c < w; ++c) acc[c] = 0;
+        for (int64_t r = 0; r < rows; ++r) {
+            const T* gr = g + r * cols + c0;
+            for (int64_t c = 0; c < w; ++c) acc[c] += (double)gr[c];
+        }
+        for (int64_t c = 0; c < w; ++c) out[c0 + c] = (T)acc[c];
+    }
+}
+
+/* out[c] = sum over b and s of g[b, c, s] (convolution bias gradient) */
+void SFX(ck_channel_sum)(const T* g, T* out, int64_t B, int64_t C, int64_t S, int nt) {
+    const int nthr = ck_threads(nt);
+    const int par = B * C * S > CK_PAR_MIN && nthr > 1;
+    CK_PFOR
+    for (int64_t c = 0; c < C; ++c) {
+        double acc = 0;
+        for (int64_t b = 0; b < B; ++b) {
+            const T* gp = g + (b * C + c) * S;
+            double part = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+:part)
+#endif
+            for (int64_t i = 0; i < S; ++i) part += (double)gp[i];
+            acc += part;
+        }
+        out[c] = (T)acc;
+    }
+}
+
+/* dst (B, A, P) = src (A, B, P), plus bias[a] when bias is not NULL */
+void SFX(ck_swap01)(const T* src, T* dst, const T* bias, int64_t A, int64_t B, int64_t P, int nt) {
+    const int nthr = ck_threads(nt);
+    const int par = A * B * P > CK_PAR_MIN && nthr > 1;
+    CK_PFOR2
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t a = 0; a < A; ++a) {
+            const T* s = src + (a * B + b) * P;
+            T* d = dst + (b * A + a) * P;
+            if (bias) {
+                const T v = bias[a];
+                for (int64_t i = 0; i < P; ++i) d[i] = s[i] + v;
+            } else {
+                memcpy(d, s, (size_t)P * sizeof(T));
+            }
+        }
+}
+
+/* ============================== im2col / col2im ============================================ */
+/* geometry g[18]: in (d, h, w), out (d, h, w), kernel, stride, dilate, pad; 1-D and 2-D
+ * windows are 3-D ones with leading extents 1. Columns are laid out (c, kd, kh, kw, n, od, oh,
+ * ow), so that one GEMM covers the whole batch, or batch-major (bm): (n, c, kd, kh, kw, od, oh,
+ * ow), one GEMM per sample writing the output directly (better for large images). */
+#define CK_GEOM \
+    const int64_t ID = g[0], IH = g[1], IW = g[2], OD = g[3], OH = g[4], OW = g[5]; \
+    const int64_t KD = g[6], KH = g[7], KW = g[8], SD = g[9], SH = g[10], SW = g[11]; \
+    const int64_t DD = g[12], DH = g[13], DW = g[14], PD = g[15], PH = g[16], PW = g[17]; \
+    const int64_t P = OD * OH * OW, K = KD * KH * KW, IS = ID * IH * IW; \
+    (void)K; (void)IS;
+
+/* samples per task of the batch-minor loops: each task then walks runs of CK_NB * P columns */
+#define CK_NB 8
+
+void SFX(ck_im2col)(const T* restrict x, T* restrict cols, int64_t N, int64_t C, const int64_t* g, int bm, int nt) {
+    CK_GEOM
+    const int nthr = ck_threads(nt);
+    const int par = N * C * K * P > CK_PAR_MIN && nthr > 1;
+    const int64_t NBS = (N + CK_NB - 1) / CK_NB;
+    CK_PFOR2
+    for (int64_t c = 0; c < C; ++c)
+        for (int64_t nb = 0; nb < NBS; ++nb) {
+            for (int64_t kd = 0; kd < KD; ++kd)
+            for (int64_t kh = 0; kh < KH; ++kh) {
+                /* output rows (od, oh) reading a data row, the same for every kw */
+                const int64_t offh = kh * DH - PH;
+                const int64_t hlo = ck_lo(offh, SH), hhi = ck_imax(ck_hi(offh, SH, IH, OH), hlo);
+                for (int64_t kw = 0; kw < KW; ++kw)
+                for (int64_t n = nb * CK_NB; n < N && n < (nb + 1) * CK_NB; ++n) {
+                    const T* xp = x + (n * C + c) * IS;
+                    const int64_t k = (kd * KH + kh) * KW + kw;
+                    T* dst = cols + (bm ? (n * C + c) * K + k : (c * K + k) * N + n) * P;
+                    const int64_t offw = kw * DW - PW;
+                    const int64_t wlo = ck_lo(offw, SW), whi = ck_imax(ck_hi(offw, SW, IW, OW), wlo);
+                    for (int64_t od = 0; od < OD; ++od) {
+                        const int64_t id = od * SD - PD + kd * DD;
+                        T* plane = dst + od * OH * OW;
+                        if (id < 0 || id >= ID) {
+                            memset(plane, 0, (size_t)(OH * OW) * sizeof(T));
+                            continue;
+                        }
+                        if (hlo > 0) memset(plane, 0, (size_t)(hlo * OW) * sizeof(T));
+                        if (hhi < OH) memset(plane + hhi * OW, 0, (size_t)((OH - hhi) * OW) * sizeof(T));
+                        const T* src = xp + id * IH * IW;
+                        if (SW == 1 && wlo == 0 && whi == OW) {
+                            for (int64_t oh = hlo; oh < hhi; ++oh) {
+                                const T* s = src + (oh * SH + offh) * IW + offw;
+                                T* row = plane + oh * OW;
+                                for (int64_t ow = 0; ow < OW; ++ow) row[ow] = s[ow];
+                            }
+                            continue;
+                        }
+                        for (int64_t oh = hlo; oh < hhi; ++oh) {
+                            const T* s = src + (oh * SH + offh) * IW;
+                            T* row = plane + oh * OW;
+                            for (int64_t ow = 0; ow < wlo; ++ow) row[ow] = 0;
+                            for (int64_t ow = wlo; ow < whi; ++ow) row[ow] = s[ow * SW + offw];
+                            for (int64_t ow = whi; ow < OW; ++ow) row[ow] = 0;
+                        }
+                    }
+                }
+            }
+        }
+}
+
+/* x = the columns added back at their windows (x is overwritten; padding is dropped). Tasks
+ * own (channel, block of samples): no two write the same cell. */
+void SFX(ck_col2im)(const T* restrict cols, T* restrict x, int64_t N, int64_t C, const int64_t* g, int bm, int nt) {
+    CK_GEOM
+    const int nthr = ck_threads(nt);
+    const int par = N * C * K * P > CK_PAR_MIN && nthr > 1;
+    const int64_t NBS = (N + CK_NB - 1) / CK_NB;
+    CK_PFOR2
+    for (int64_t c = 0; c < C; ++c)
+        for (int64_t nb = 0; nb < NBS; ++nb) {
+            const int64_t n0 = nb * CK_NB, n1 = ck_imin(N, (nb + 1) * CK_NB);
+            for (int64_t n = n0; n < n1; ++n) memset(x + (n * C + c) * IS, 0, (size_t)IS * sizeof(T));
+            for (int64_t kd = 0; kd < KD; ++kd)
+            for (int64_t kh = 0; kh < KH; ++kh)
+            for (int64_t kw = 0; kw < KW; ++kw)
+            for (int64_t n = n0; n < n1; ++n) {
+                T* xp = x + (n * C + c) * IS;
+                const int64_t k = (kd * KH + kh) * KW + kw;
+                const T* src = cols + (bm ? (n * C + c) * K + k : (c * K + k) * N + n) * P;
+                const int64_t offw = kw * DW - PW;
+                const int64_t wlo = ck_lo(offw, SW), whi = ck_hi(offw, SW, IW, OW);
+                for (int64_t od = 0; od < OD; ++od) {
+                    const int64_t id = od * SD - PD + kd * DD;
+                    if (id < 0 || id >= ID) continue;
+                    for (int64_t oh = 0; oh < OH; ++oh) {
+                        const int64_t ih = oh * SH - PH + kh * DH;
+                        if (ih < 0 || ih >= IH) continue;
+                        const T* row = src + (od * OH + oh) * OW;
+                        T* dst = xp + (id * IH + ih) * IW;
+                        if (SW == 1) for (int64_t ow = wlo; ow < whi; ++ow) dst[ow + offw] += row[ow];
+                        else for (int64_t ow = wlo; ow < whi; ++ow) dst[ow * SW + offw] += row[ow];
+                    }
+                }
+            }
+        }
+}
+
+/* ============================== pooling ==================================================== */
+/* geometry g[15]: in (d, h, w), out (d, h, w), kernel, stride, pad (low side). Windows are cut
+ * at the data's end; `kind` 0 max, 1 avg, 2 sum. Planes (n, c) run in parallel. */
+#define CK_PGEOM \
+    const int64_t ID = g[0], IH = g[1], IW = g[2], OD = g[3], OH = g[4], OW = g[5]; \
+    const int64_t KD = g[6], KH = g[7], KW = g[8], SD = g[9], SH = g[10], SW = g[11]; \
+    const int64_t PD = g[12], PH = g[13], PW = g[14]; \
+    const int64_t IS = ID * IH * IW, OS = OD * OH * OW;
+
+void SFX(ck_pool_fwd)(const T* x, T* y, int64_t planes, const int64_t* g, int kind,
+                      int include_pad, int nt) {
+    CK_PGEOM
+    const int nthr = ck_threads(nt);
+    const int par = planes * OS * KD * KH * KW > CK_PAR_MIN && nthr > 1;
+    CK_PFOR
+    for (int64_t pl = 0; pl < planes; ++pl) {
+        const T* xp = x + pl * IS;
+        T* yp = y + pl * OS;
+        for (int64_t od = 0; od < OD; ++od)
+        for (int64_t oh = 0; oh < OH; ++oh) {
+            /* one output row: every tap of the window adds (or maxes) a strided input row */
+            const int64_t d0 = od * SD - PD, h0 = oh * SH - PH;
+            T* yr = yp + (od * OH + oh) * OW;
+            const T init = kind == 0 ? TLOWEST : (T)0;
+            for (int64_t ow = 0; ow < OW; ++ow) yr[ow] = init;
+            for (int64_t kd = 0; kd < KD; ++kd) {
+                const int64_t d = d0 + kd;
+                if (d < 0 || d >= ID) continue;
+                for (int64_t kh = 0; kh < KH; ++kh) {
+                    const int64_t h = h0 + kh;
+                    if (h < 0 || h >= IH) continue;
+                    const T* row = xp + (d * IH + h) * IW;
+                    for (int64_t kw = 0; kw < KW; ++kw) {
+                        const int64_t off = kw - PW;
+                        const int64_t lo = ck_lo(off, SW), hi = ck_hi(off, SW, IW, OW);
+                        if (kind == 0) {
+                            for (int64_t ow = lo; ow < hi; ++ow) {
+                                const T v = row[ow * SW + off], r = yr[ow];
+                                yr[ow] = (v > r || v != v) && r == r ? v : r;
+                            }
+                        } else {
+                            for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += row[ow * SW + off];
+                        }
+                    }
+                }
+            }
+            if (kind == 1) {
+                const int64_t cdh = ck_count(d0, KD, ID, PD, include_pad) * ck_count(h0, KH, IH, PH, include_pad);
+                for (int64_t ow = 0; ow < OW; ++ow) {
+                    const int64_t cnt = cdh * ck_count(ow * SW - PW, KW, IW, PW, include_pad);
+                    yr[ow] = yr[ow] / (T)(cnt > 1 ? cnt : 1);
+                }
+            }
+        }
+    }
+}
+
+/* dx from dy: max sends each window's gradient to its first cell (in window order, padding
+ * cells counting as the lowest value) equal to the output; avg/sum spread it over the window.
+ * max reads x and y; avg and sum read neither. Like the forward, each output row is walked
+ * once per kernel tap with an inner loop over the row. */
+void SFX(ck_pool_bwd)(const T* x, const T* y, const T* dy, T* dx, int64_t planes, const int64_t* g,
+                      int kind, int include_pad, int nt) {
+    CK_PGEOM
+    const int nthr = ck_threads(nt);
+    const int par = planes * OS * KD * KH * KW > CK_PAR_MIN && nthr > 1;
+    /* windows tiling the data exactly write every cell once: no zeroing, no accumulation */
+    const int tiled = PD == 0 && PH == 0 && PW == 0 && SD == KD && SH == KH && SW == KW
+                      && ID == OD * KD && IH == OH * KH && IW == OW * KW;
+    CK_PFOR
+    for (int64_t pl = 0; pl < planes; ++pl) {
+        const T* xp = kind == 0 ? x + pl * IS : NULL;
+        const T* yp = kind == 0 ? y + pl * OS : NULL;
+        T* dxp = dx + pl * IS;
+        unsigned char* taken = kind == 0 ? (unsigned char*)malloc((size_t)OW) : NULL;
+        T* share = kind == 1 ? (T*)malloc((size_t)OW * sizeof(T)) : NULL;
+        if (!tiled) memset(dxp, 0, (size_t)IS * sizeof(T));
+        for (int64_t od = 0; od < OD; ++od)
+        for (int64_t oh = 0; oh < OH; ++oh) {
+            const int64_t d0 = od * SD - PD, h0 = oh * SH - PH;
+            const T* dyr = dy + pl * OS + (od * OH + oh) * OW;
+            const T* yr = kind == 0 ? yp + (od * OH + oh) * OW : NULL;
+            const T* gr = dyr;
+            if (kind == 0) memset(taken, 0, (size_t)OW);
+            if (kind == 1) {
+                const int64_t cdh = ck_count(d0, KD, ID, PD, include_pad) * ck_count(h0, KH, IH, PH, include_pad);
+                for (int64_t ow = 0; ow < OW; ++ow) {
+                    const int64_t cnt = cdh * ck_count(ow * SW - PW, KW, IW, PW, include_pad);
+                    share[ow] = dyr[ow] / (T)(cnt > 1 ? cnt : 1);
+                }
+                gr = share;
+            }
+            for (int64_t kd = 0; kd < KD; ++kd)
+            for (int64_t kh = 0; kh < KH; ++kh) {
+                const int64_t d = d0 + kd, h = h0 + kh;
+                const int rows_in = d >= 0 && d < ID && h >= 0 && h < IH;
+                const T* xrow = rows_in && kind == 0 ? xp + (d * IH + h) * IW : NULL;
+                T* drow = rows_in ? dxp + (d * IH + h) * IW : NULL;
+                for (int64_t kw = 0; kw < KW; ++kw) {
+                    const int64_t off = kw - PW;
+                    const int64_t lo = rows_in ? ck_lo(off, SW) : 0;
+                    const int64_t hi = rows_in ? ck_imax(ck_hi(off, SW, IW, OW), lo) : 0;
+                    if (kind != 0) {
+                        if (tiled) for (int64_t ow = lo; ow < hi; ++ow) drow[ow * SW + off] = gr[ow];
+                        else for (int64_t ow = lo; ow < hi; ++ow) drow[ow * SW + off] += gr[ow];
+                        continue;
+                    }
+                    if (tiled) {
+                        for (int64_t ow = lo; ow < hi; ++ow) {
+                            const unsigned char hit = (xrow[ow * SW + off] == yr[ow]) & !taken[ow];
+                            drow[ow * SW + off] = dyr[ow] * (T)hit;
+                            taken[ow] |= hit;
+                        }
+                        continue;
+                    }
+                    for (int64_t ow = 0; ow < lo; ++ow) taken[ow] |= yr[ow] == TLOWEST;
+                    for (int64_t ow = hi; ow < OW; ++ow) taken[ow] |= yr[ow] == TLOWEST;
+                    for (int64_t ow = lo; ow < hi; ++ow) {
+                        const unsigned char hit = (xrow[ow * SW + off] == yr[ow]) & !taken[ow];
+                        drow[ow * SW + off] += dyr[ow] * (T)hit;  /* as numpy: dy * hit */
+                        taken[ow] |= hit;
+                    }
+                }
+            }
+        }
+        free(taken);
+        free(share);
+    }
+}
+
+/* ============================== BatchNorm ================================================== */
+/* data seen as (B, C, S) with channels C; statistics per channel, channels in parallel */
+void SFX(ck_bn_fwd_train)(const T* x, T* y, const T* gamma, const T* beta, T* mean, T* invstd,
+                          T* mmean, T* mvar, int64_t B, int64_t C, int64_t S, double eps,
+                          double momentum, int nt) {
+    const int nthr = ck_threads(nt);
+    const int par = B * C * S > CK_PAR_MIN && nthr > 1;
+    const int64_t cnt = B * S > 1 ? B * S : 1;
+    const T mom = (T)momentum, keep = (T)(1.0 - momentum);
+    CK_PFOR
+    for (int64_t c = 0; c < C; ++c) {
+        double s = 0;
+        for (int64_t b = 0; b < B; ++b) {
+            const T* xp = x + (b * C + c) * S;
+            double part = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+:part)
+#endif
+            for (int64_t i = 0; i < S; ++i) part += (double)xp[i];
+            s += part;
+        }
+        const T m = (T)(s / (double)cnt);
+        double v = 0;
+        for (int64_t b = 0; b < B; ++b) {
+            const T* xp = x + (b * C + c) * S;
+            double part = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+:part)
+#endif
+            for (int64_t i = 0; i < S; ++i) { const T d = xp[i] - m; part += (double)(d * d); }
+            v += part;
+        }
+        const T var = (T)(v / (double)cnt);
+        mean[c] = m;
+        mmean[c] = mmean[c] * mom + m * keep;
+        mvar[c] = mvar[c] * mom + var * keep;
+        const T is = (T)1 / TSQRT(var + (T)eps);
+        invstd[c] = is;
+        const T sc = gamma[c] * is, bb = beta[c];
+        for (int64_t b = 0; b < B; ++b) {
+            const T* xp = x + (b * C + c) * S;
+            T* yp = y + (b * C + c) * S;
+            for (int64_t i = 0; i < S; ++i) yp[i] = (xp[i] - m) * sc + bb;
+        }
+    }
+}
+
+/* inference: the moving statistics, copied into mean / invstd for backward */
+void SFX(ck_bn_fwd_infer)(const T* x, T* y, const T* gamma, const T* beta, T* mean, T* invstd,
+                          const T* mmean, const T* mvar, int64_t B, int64_t C, int64_t S,
+                          double eps, int nt) {
+    const int nthr = ck_threads(nt);
+    const int par = B * C * S > CK_PAR_MIN && nthr > 1;
+    for (int64_t c = 0; c < C; ++c) {
+        mean[c] = mmean[c];
+        invstd[c] = (T)1 / TSQRT(mvar[c] + (T)eps);
+    }
+    CK_PFOR2
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t c = 0; c < C; ++c) {
+            const T sc = gamma[c] * invstd[c];
+            const T shift = beta[c] - mean[c] * sc;
+            const T* xp = x + (b * C + c) * S;
+            T* yp = y + (b * C + c) * S;
+            for (int64_t i = 0; i < S; ++i) yp[i] = xp[i] * sc + shift;
+        }
+}
+
+/* gradients; dx, dgamma, dbeta may each be NULL */
+void SFX(ck_bn_bwd)(const T* og, const T* x, const T* gamma, const T* mean, const T* invstd,
+                    T* dx, T* dgamma, T* dbeta, int64_t B, int64_t C, int64_t S, int fix_gamma,
+                    int use_global, int nt) {
+    const int nthr = ck_threads(nt);
+    const int par = B * C * S > CK_PAR_MIN && nthr > 1;
+    const int64_t cnt = B * S > 1 ? B * S : 1;
+    CK_PFOR
+    for (int64_t c = 0; c < C; ++c) {
+        const T m = mean[c], is = invstd[c];
+        double sg = 0, sgx = 0;
+        for (int64_t b = 0; b < B; ++b) {
+            const T* gp = og + (b * C + c) * S;
+            const T* xp = x + (b * C + c) * S;
+            double p1 = 0, p2 = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+:p1, p2)
+#endif
+            for (int64_t i = 0; i < S; ++i) { p1 += (double)gp[i]; p2 += (double)gp[i] * (double)(xp[i] - m); }
+            sg += p1;
+            sgx += p2;
+        }
+        const T db = (T)sg, dg = (T)sgx * is;
+        if (dgamma) dgamma[c] = fix_gamma ? (T)0 : dg;
+        if (dbeta) dbeta[c] = db;
+        if (!dx) continue;
+        const T sc = fix_gamma ? is : gamma[c] * is;
+        const T k1 = -is * dg / (T)cnt, k2 = db / (T)cnt;
+        for (int64_t b = 0; b < B; ++b) {
+            const T* gp = og + (b * C + c) * S;
+            const T* xp = x + (b * C + c) * S;
+            T* dp = dx + (b * C + c) * S;
+            if (use_global) for (int64_t i = 0; i < S; ++i) dp[i] = gp[i] * sc;
+            else for (int64_t i = 0; i < S; ++i) dp[i] = ((xp[i] - m) * k1 + gp[i] - k2) * sc;
+        }
+    }
+}
+
+/* ============================== softmax ==================================================== */
+/* rows of n elements `inner` apart: data (outer, n, inner); row r = (o, i) */
+void SFX(ck_softmax_fwd)(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, double scale,
+                         int log_out, int nt) {
+    const int nthr = ck_threads(nt);
+    const int64_t rows = outer * inner;
+    const int par = rows * n > CK_PAR_MIN / 4 && nthr > 1 && rows > 1;
+    const T sc = (T)scale;
+    CK_PFOR
+    for (int64_t r = 0; r < rows; ++r) {
+        const int64_t base = (r / inner) * n * inner + r % inner;
+        const T* xp = x + base;
+        T* yp = y + base;
+        T mx = TLOWEST;
+        int nan = 0;
+        for (int64_t j = 0; j < n; ++j) {
+            const T v = xp[j * inner] * sc;
+            yp[j * inner] = v;
+            mx = v > mx ? v : mx;
+            nan |= v != v;
+        }
+        if (nan) mx = (T)NAN;
+        double s = 0;
+        if (log_out) {
+            for (int64_t j = 0; j < n; ++j) { yp[j * inner] -= mx; s += (double)TEXP(yp[j * inner]); }
+            const T ls = (T)log(s);
+            for (int64_t j = 0; j < n; ++j) yp[j * inner] -= ls;
+        } else {
+            for (int64_t j = 0; j < n; ++j) { const T e = TEXP(yp[j * inner] - mx); yp[j * inner] = e; s += (double)e; }
+            const T ts = (T)s;
+            for (int64_t j = 0; j < n; ++j) yp[j * inner] /= ts;
+        }
+    }
+}
+
+void SFX(ck_softmax_bwd)(const T* y, const T* og, T* dx, int64_t outer, int64_t n, int64_t inner,
+                         double scale, int log_out, int nt) {
+    const int nthr = ck_threads(nt);
+    const int64_t rows = outer * inner;
+    const int par = rows * n > CK_PAR_MIN / 4 && nthr > 1 && rows > 1;
+    const T sc = (T)scale;
+    CK_PFOR
+    for (int64_t r = 0; r < rows; ++r) {
+        const int64_t base = (r / inner) * n * inner + r % inner;
+        const T* yp = y + base;
+        const T* gp = og + base;
+        T* dp = dx + base;
+        double s = 0;
+        if (log_out) {
+            for (int64_t j = 0; j < n; ++j) s += (double)gp[j * inner];
+            const T ts = (T)s;
+            for (int64_t j = 0; j < n; ++j) dp[j * inner] = (gp[j * inner] - TEXP(yp[j * inner]) * ts) * sc;
+        } else {
+            for (int64_t j = 0; j < n; ++j) s += (double)(gp[j * inner] * yp[j * inner]);
+            const T ts = (T)s;
+            for (int64_t j = 0; j < n; ++j) dp[j * inner] = (gp[j * inner] - ts) * yp[j * inner] * sc;
+        }
+    }
+}
+
+/* SoftmaxOutput's gradient against class indices: prob (outer, k, inner), label (outer,
+ * inner). Returns -1, or the flat position of the first label outside [0, k) (nothing is
+ * written then). Ignored rows (use_ignore and label == ignore_label, both truncated to
+ * integers) get 0. og may be NULL (out_grad off); factor = grad_scale / normalisation. */
+int64_t SFX(ck_softmax_output_bwd)(const T* prob, const T* label, const T* og, T* dx,
+                                   int64_t outer, int64_t k, int64_t inner, int use_ignore,
+                                   double ignore_label, double smooth_alpha, double factor, int nt) {
+    const int64_t rows = outer * inner;
+    const int64_t ignore = (int64_t)ignore_label;
+    for (int64_t r = 0; r < rows; ++r) {
+        const int64_t idx = (int64_t)label[r];
+        if (use_ignore && idx == ignore) continue;
+        if (idx < 0 || idx >= k) return r;
+    }
+    const int nthr = ck_threads(nt);
+    const int par = rows * k > CK_PAR_MIN / 4 && nthr > 1 && rows > 1;
+    const T off = smooth_alpha != 0 ? (T)(smooth_alpha / (double)(k - 1)) : (T)0;
+    const T on = (T)(smooth_alpha != 0 ? (1.0 - smooth_alpha) - smooth_alpha / (double)(k - 1)
+                                       : 1.0 - smooth_alpha);
+    const T f = (T)factor;
+    CK_PFOR
+    for (int64_t r = 0; r < rows; ++r) {
+        const int64_t base = (r / inner) * k * inner + r % inner;
+        const int64_t idx = (int64_t)label[r];
+        const int skip = use_ignore && idx == ignore;
+        for (int64_t j = 0; j < k; ++j) {
+            const int64_t at = base + j * inner;
+            T v = prob[at];
+            if (smooth_alpha != 0) v -= off;
+            if (j == idx) v -= on;
+            if (skip) v = 0;
+            if (og) v *= og[at];
+            dx[at] = v * f;
+        }
+    }
+    return -1;
+}
+
+/* ============================== broadcast element-wise ===================================== */
+/* out (contiguous, `shape`) = op(a, b, c) with element strides sa, sb, sc (0 where an operand
+ * is broadcast; c and sc may be NULL). ops: 0 a+b, 1 a-b, 2 a*b, 3 a/b, 4 max(a,b), 5 min(a,b),
+ * 6 -a, 7 a, 8 -(c/b)*a, 9 (b>=c)*a, 10 (b<c)*a, 11 (b<=c)*a, 12 (b>c)*a, 13 (b==c)*a,
+ * 14 a*scalar. Rows of the last axis run in parallel. */
+/* a binary operation over one row, with loops specialised for the usual stride patterns */
+#define CK_BINARY(EXPR) do { \
+    if (ja == 1 && jb == 1) for (j = 0; j < L; ++j) { const T u = ap[j], v = bp[j]; op_[j] = (EXPR); } \
+    else if (ja == 1 && jb == 0) { const T v = bp[0]; for (j = 0; j < L; ++j) { const T u = ap[j]; op_[j] = (EXPR); } } \
+    else if (ja == 0 && jb == 1) { const T u = ap[0]; for (j = 0; j < L; ++j) { const T v = bp[j]; op_[j] = (EXPR); } } \
+    else for (j = 0; j < L; ++j) { const T u = ap[j * ja], v = bp[j * jb]; op_[j] = (EXPR); } \
+} while (0)
+
+void SFX(ck_ewise)(int op, const T* a, const T* b, const T* c, T* out, int ndim,
+                   const int64_t* shape, const int64_t* sa, const int64_t* sb, const int64_t* sc,
+                   double scalar, int nt) {
+    int64_t total = 1;
+    for (int d = 0; d < ndim; ++d) total *= shape[d];
+    if (total == 0) return;
+    const int64_t L = ndim ? shape[ndim - 1] : 1;
+    const int64_t rows = total / L;
+    const int64_t ja = ndim ? sa[ndim - 1] : 0;
+    const int64_t jb = (b && ndim) ? sb[ndim - 1] : 0;
+    const int64_t jc = (c && ndim) ? sc[ndim - 1] : 0;
+    const T s = (T)scalar;
+    const int nthr = ck_threads(nt);
+    const int par = total > CK_PAR_MIN && nthr > 1 && rows > 1;
+    CK_PFOR
+    for (int64_t r = 0; r < rows; ++r) {
+        int64_t oa = 0, ob = 0, oc = 0, rem = r;
+        for (int d = ndim - 2; d >= 0; --d) {
+            const int64_t i = rem % shape[d];
+            rem /= shape[d];
+            oa += i * sa[d];
+            if (b) ob += i * sb[d];
+            if (c) oc += i * sc[d];
+        }
+        const T* ap = a + oa;
+        const T* bp = b ? b + ob : NULL;
+        const T* cp = c ? c + oc : NULL;
+        T* op_ = out + r * L;
+        int64_t j;
+        switch (op) {
+        case 0: CK_BINARY(u + v); break;
+        case 1: CK_BINARY(u - v); break;
+        case 2: CK_BINARY(u * v); break;
+        case 3: CK_BINARY(u / v); break;
+        case 4: CK_BINARY((u != u || u >= v) ? u : v); break;
+        case 5: CK_BINARY((u != u || u <= v) ? u : v); break;
+        case 6: for (j = 0; j < L; ++j) op_[j] = -ap[j * ja]; break;
+        case 7: for (j = 0; j < L; ++j) op_[j] = ap[j * ja]; break;
+        case 8: for (j = 0; j < L; ++j) op_[j] = -(cp[j * jc] / bp[j * jb]) * ap[j * ja]; break;
+        case 9: for (j = 0; j < L; ++j) op_[j] = (T)(bp[j * jb] >= cp[j * jc]) * ap[j * ja]; break;
+        case 10: for (j = 0; j < L; ++j) op_[j] = (T)(bp[j * jb] < cp[j * jc]) * ap[j * ja]; break;
+        case 11: for (j = 0; j < L; ++j) op_[j] = (T)(bp[j * jb] <= cp[j * jc]) * ap[j * ja]; break;
+        case 12: for (j = 0; j < L; ++j) op_[j] = (T)(bp[j * jb] > cp[j * jc]) * ap[j * ja]; break;
+        case 13: for (j = 0; j < L; ++j) op_[j] = (T)(bp[j * jb] == cp[j * jc]) * ap[j * ja]; break;
+        case 14: for (j = 0; j < L; ++j) op_[j] = ap[j * ja] * s; break;
+        default: break;
+        }
+    }
+}
+#undef CK_BINARY
+
+/* ============================== reductions ================================================= */
+/* out (A, B) = reduce over r of x (A, R, B); op 0 sum (accumulated in double), 1 max, 2 min
+ * (NaN propagates). Runs over (a, block of b) pairs in parallel. */
+#define CK_RBLOCK 256
+void SFX(ck_reduce)(const T* x, T* out, int64_t A, int64_t R, int64_t B, int op, int nt) {
+    const int nthr = ck_threads(nt);
+    if (B == 1) {
+        const int par = A * R > CK_PAR_MIN && nthr > 1 && A > 1;
+        CK_PFOR
+        for (int64_t a = 0; a < A; ++a) {
+            const T* xp = x + a * R;
+            if (op == 0) {
+                double s = 0;
+#ifdef _OPENMP
+#pragma omp simd reduction(+:s)
+#endif
+                for (int64_t r = 0; r < R; ++r) s += (double)xp[r];
+                out[a] = (T)s;
+            } else {
+                T m = xp[0];
+                for (int64_t r = 1; r < R; ++r) {
+                    const T v = xp[r];
+                    const int better = op == 1 ? v > m : v < m;
+                    m = (better || v != v) && m == m ? v : m;
+                }
+                out[a] = m;
+            }
+        }
+        return;
+    }
+    const int64_t blocks = (B + CK_RBLOCK - 1) / CK_RBLOCK;
+    const int par = A * R * B > CK_PAR_MIN && nthr > 1 && A * blocks > 1;
+    CK_PFOR2
+    for (int64_t a = 0; a < A; ++a)
+        for (int64_t blk = 0; blk < blocks; ++blk) {
+            const int64_t b0 = blk * CK_RBLOCK;
+            const int64_t w = B - b0 < CK_RBLOCK ? B - b0 : CK_RBLOCK;
+            const T* xp = x + a * R * B + b0;
+            T* op_ = out + a * B + b0;
+            if (op == 0) {
+                double acc[CK_RBLOCK];
+                for (int64_t j = 0; j < w; ++j) acc[j] = 0;
+                for (int64_t r = 0; r < R; ++r)
+                    for (int64_t j = 0; j < w; ++j) acc[j] += (double)xp[r * B + j];
+                for (int64_t j = 0; j < w; ++j) op_[j] = (T)acc[j];
+            } else {
+                for (int64_t j = 0; j < w; ++j) op_[j] = xp[j];
+                for (int64_t r = 1; r < R; ++r)
+                    for (int64_t j = 0; j < w; ++j) {
+                        const T v = xp[r * B + j], m = op_[j];
+                        const int better = op == 1 ? v > m : v < m;
+                        op_[j] = (better || v != v) && m == m ? v : m;
+                    }
+            }
+        }
+}
+
+/* ============================== optimizer updates ========================================== */
+/* MXNet's sgd_update / sgd_mom_update in T, in the optimizer's order of operations; hyper-
+ * parameters arrive already rounded as the optimizer rounds them. clip < 0: no clipping. */
+void SFX(ck_sgd_update)(T* w, const T* g, T* mom, int64_t n, T lr, T wd, T rescale, T clip,
+                        T momentum, int nt) {
+    const int nthr = ck_threads(nt);
+    const int par = n > CK_PAR_MIN && nthr > 1;
+    const T lr_rescale = lr * rescale, lr_wd = lr * wd;
+    CK_PFOR
+    for (int64_t i = 0; i < n; ++i) {
+        T step;
+        if (clip < 0) step = g[i] * lr_rescale;
+        else {
+            step = g[i] * rescale;
+            step = step < -clip ? -clip : (step > clip ? clip : step);
+            step = step * lr;
+        }
+        if (!mom) {
+            step += w[i] * lr_wd;
+            w[i] -= step;
+        } else {
+            T m = mom[i] * momentum;
+            m -= w[i] * lr_wd;
+            m -= step;
+            mom[i] = m;
+            w[i] += m;
+        }
+    }
+}
+
+void SFX(ck_adam_update)(T* w, const T* g, T* mean, T* var, int64_t n, T lr, T wd, T rescale,
+                         T clip, T beta1, T beta2, T eps, int nt) {
+    const int nthr = ck_threads(nt);
+    const int par = n > CK_PAR_MIN && nthr > 1;
+    const T one = (T)1, k1 = one - beta1, k2 = one - beta2;
+    CK_PFOR
+    for (int64_t i = 0; i < n; ++i) {
+        T step = g[i] * rescale;
+        step += w[i] * wd;
+        if (clip >= 0) step = step < -clip ? -clip : (step > clip ? clip : step);
+        T m = mean[i] * beta1;
+        m += step * k1;
+        mean[i] = m;
+        T v = var[i] * beta2;
+        v += step * k2 * step;
+        var[i] = v;
+        const T den = TSQRT(v) + eps;
+        w[i] -= (m * lr) / den;
+    }
+}

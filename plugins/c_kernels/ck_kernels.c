@@ -1,0 +1,141 @@
+/* mxlite's C kernel pack: one translation unit, compiled by cffi (see _build.py).
+ *
+ * ck_body.h holds every kernel written once over a floating type T; it is included twice,
+ * for float (suffix _f32) and double (suffix _f64). Kernels take C-contiguous arrays and a
+ * thread count `nt` (0: follow OMP_NUM_THREADS) used in `num_threads` clauses; small
+ * problems run on the calling thread. Nothing here touches Python objects, and cffi releases
+ * the GIL around every call. Without OpenMP the pragmas are ignored and everything is serial.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <float.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* below this many elements a loop runs on the calling thread */
+#define CK_PAR_MIN 32768
+
+static int ck_threads(int nt) {
+#ifdef _OPENMP
+    return nt > 0 ? nt : omp_get_max_threads();
+#else
+    (void)nt;
+    return 1;
+#endif
+}
+
+int ck_openmp(void) {
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int ck_max_threads(void) { return ck_threads(0); }
+
+/* a parallel loop over `par`-gated iterations with `nthr` threads (both locals) */
+#define CK_PFOR _Pragma("omp parallel for num_threads(nthr) if(par) schedule(static)")
+#define CK_PFOR2 _Pragma("omp parallel for collapse(2) num_threads(nthr) if(par) schedule(static)")
+
+/* -- float32 exp and tanh that vectorize (no libm calls): Cephes polynomials ----------------- */
+static inline float ck_bits_to_float(int32_t i) { float f; memcpy(&f, &i, 4); return f; }
+static inline int32_t ck_float_to_bits(float f) { int32_t i; memcpy(&i, &f, 4); return i; }
+
+/* exp(x) for x in float range; about 1 ulp. Inputs below -87.3 give ~1e-38, above 88 give
+ * ~1.6e38 (callers only use it where that makes no difference: sigmoid, tanh). */
+static inline float ck_expf(float x) {
+    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    x = x < -87.3f ? -87.3f : x;
+    x = x > 88.0f ? 88.0f : x;
+    float t = x * 1.44269504088896341f + magic;
+    int32_t n = ck_float_to_bits(t) - ck_float_to_bits(magic);
+    float fn = t - magic;
+    float r = x - fn * 0.693359375f;
+    r = r - fn * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float y = p * r * r + r + 1.0f;
+    return y * ck_bits_to_float((n + 127) << 23);
+}
+
+static inline float ck_tanhf(float x) {
+    float a = fabsf(x);
+    float z = x * x;
+    float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z
+                    + 1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
+    float big = 1.0f - 2.0f / (ck_expf(2.0f * a) + 1.0f);
+    big = copysignf(big, x);
+    float r = a < 0.625f ? small : big;
+    return x != x ? x : r;
+}
+
+static inline float ck_sigmoidf(float x) {
+    float r = 1.0f / (1.0f + ck_expf(-x));
+    return x != x ? x : r;
+}
+
+static inline double ck_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+/* first output index o >= 0 with o*s + off >= 0, and one past the last with o*s + off < size */
+static inline int64_t ck_lo(int64_t off, int64_t s) { return off >= 0 ? 0 : (-off + s - 1) / s; }
+static inline int64_t ck_hi(int64_t off, int64_t s, int64_t size, int64_t n_out) {
+    if (size - 1 - off < 0) return 0;
+    int64_t h = (size - 1 - off) / s + 1;
+    return h < n_out ? h : n_out;
+}
+
+static inline int64_t ck_imax(int64_t a, int64_t b) { return a > b ? a : b; }
+static inline int64_t ck_imin(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* cells averaged by a window starting at `start` of extent k along an axis of `size` */
+static inline int64_t ck_count(int64_t start, int64_t k, int64_t size, int64_t pad, int include_pad) {
+    int64_t cnt = include_pad ? ck_imin(start + k, size + pad) - start
+                              : ck_imin(start + k, size) - ck_imax(start, 0);
+    return cnt > 0 ? cnt : 0;
+}
+
+/* -- the typed kernels ----------------------------------------------------------------------- */
+#define T float
+#define SFX(name) name##_f32
+#define TEXP expf
+#define TEXPM1 expm1f
+#define TLOG logf
+#define TLOG1P log1pf
+#define TSQRT sqrtf
+#define TABS fabsf
+#define TFAST_TANH ck_tanhf
+#define TFAST_SIGMOID ck_sigmoidf
+#define TLOWEST (-FLT_MAX)
+#include "ck_body.h"
+#undef T
+#undef SFX
+#undef TEXP
+#undef TEXPM1
+#undef TLOG
+#undef TLOG1P
+#undef TSQRT
+#undef TABS
+#undef TFAST_TANH
+#undef TFAST_SIGMOID
+#undef TLOWEST
+
+#define T double
+#define SFX(name) name##_f64
+#define TEXP exp
+#define TEXPM1 expm1
+#define TLOG log
+#define TLOG1P log1p
+#define TSQRT sqrt
+#define TABS fabs
+#define TFAST_TANH tanh
+#define TFAST_SIGMOID ck_sigmoid
+#define TLOWEST (-DBL_MAX)
+#include "ck_body.h"

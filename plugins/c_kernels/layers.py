@@ -1,0 +1,138 @@
+"""FullyConnected (BLAS GEMM with a C bias epilogue and bias gradient), Activation, LeakyReLU."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from mxlite.registry import Kernel, Params
+
+from ._lib import FLOATS, contiguous_backward, contiguous_forward, func, prepared, ptr, threads
+
+ACT_KINDS = {"relu": 0, "sigmoid": 1, "tanh": 2, "softrelu": 3, "softsign": 4}
+LEAKY_KINDS = {"leaky": 5, "elu": 6, "selu": 7}
+
+
+# -- FullyConnected ----------------------------------------------------------------------------
+def _fc_prep(dtype: np.dtype) -> tuple:
+    return func("ck_add_bias_rows", dtype), func("ck_col_sum", dtype), threads()
+
+
+def _fc_rows(p: Params, x: np.ndarray) -> int:
+    return x.shape[0] if p.flatten else x.size // max(1, x.shape[-1])
+
+
+@contiguous_forward
+def _fc_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
+    x, w, y = ins[0], ins[1], outs[0]
+    rows, nh = _fc_rows(p, x), p.num_hidden
+    y2 = y.reshape(rows, nh)
+    np.matmul(x.reshape(rows, w.shape[1]), w.T, out=y2)
+    if not p.no_bias and y.size:
+        add_bias, _, nt = prepared(p, y.dtype, lambda: _fc_prep(y.dtype))
+        add_bias(ptr(y2), ptr(ins[2]), rows, nh, nt)
+
+
+@contiguous_backward
+def _fc_backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: list,
+                 aux: list) -> None:
+    x, w = ins[0], ins[1]
+    rows, nh = _fc_rows(p, x), p.num_hidden
+    og = out_grads[0].reshape(rows, nh)
+    if in_grads[0] is not None:
+        np.matmul(og, w, out=in_grads[0].reshape(rows, w.shape[1]))
+    if in_grads[1] is not None:
+        np.matmul(og.T, x.reshape(rows, w.shape[1]), out=in_grads[1])
+    if not p.no_bias and in_grads[2] is not None:
+        _, col_sum, nt = prepared(p, og.dtype, lambda: _fc_prep(og.dtype))
+        col_sum(ptr(og), ptr(in_grads[2]), rows, nh, nt)
+
+
+# -- Activation and LeakyReLU ------------------------------------------------------------------
+def _act_prep(dtype: np.dtype) -> tuple:
+    return func("ck_act_fwd", dtype), func("ck_act_bwd", dtype), threads()
+
+
+def _act_forward(kind: int, slope: float, p: Params, x: np.ndarray, y: np.ndarray) -> None:
+    fwd, _, nt = prepared(p, x.dtype, lambda: _act_prep(x.dtype))
+    fwd(ptr(x), ptr(y), x.size, kind, slope, nt)
+
+
+def _act_backward(kind: int, slope: float, p: Params, og: np.ndarray, x: np.ndarray | None,
+                  y: np.ndarray | None, dx: np.ndarray) -> None:
+    _, bwd, nt = prepared(p, og.dtype, lambda: _act_prep(og.dtype))
+    bwd(ptr(og), ptr(x), ptr(y), ptr(dx), og.size, kind, slope, nt)
+
+
+@contiguous_forward
+def _activation_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
+    if p.act_type == "tanh":  # numpy's tanh is one SIMD pass (AVX-512/AVX2): faster than ours
+        np.tanh(ins[0], out=outs[0])
+        return
+    _act_forward(ACT_KINDS[p.act_type], 0.0, p, ins[0], outs[0])
+
+
+@contiguous_backward
+def _activation_backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: list,
+                         aux: list) -> None:
+    if in_grads[0] is None:
+        return
+    kind = ACT_KINDS[p.act_type]
+    # read only what the operator keeps for backward: the input for softsign, else the output
+    x, y = (ins[0], None) if p.act_type == "softsign" else (None, outs[0])
+    _act_backward(kind, 0.0, p, out_grads[0], x, y, in_grads[0])
+
+
+def _prelu_prep(p: Params, x: np.ndarray, gamma: np.ndarray) -> tuple:
+    channels = x.shape[1]
+    rest = x.size // max(1, x.shape[0] * channels)
+    return (x.shape[0], channels, rest, 1 if gamma.size > 1 else 0,
+            func("ck_prelu_fwd", x.dtype), func("ck_prelu_bwd", x.dtype), threads())
+
+
+def leaky_relu(ref: Kernel) -> Kernel:
+    """LeakyReLU's leaky, elu, selu and prelu in C; gelu and rrelu use the numpy kernel."""
+
+    @contiguous_forward
+    def forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
+        kind = p.act_type
+        if kind in LEAKY_KINDS:
+            _act_forward(LEAKY_KINDS[kind], p.slope, p, ins[0], outs[0])
+        elif kind == "prelu" and ins[0].ndim >= 2:
+            x, gamma = ins[0], ins[1]
+            b, c, s, gs, fwd, _, nt = prepared(p, (x.shape, x.dtype), lambda: _prelu_prep(p, x, gamma))
+            fwd(ptr(x), ptr(gamma), ptr(outs[0]), b, c, s, gs, nt)
+        else:
+            ref.forward(p, ins, outs, aux, is_train)
+
+    @contiguous_backward
+    def backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: list,
+                 aux: list) -> None:
+        kind, x = p.act_type, ins[0]
+        if kind in LEAKY_KINDS:
+            if in_grads[0] is not None:
+                _act_backward(LEAKY_KINDS[kind], p.slope, p, out_grads[0], x, None, in_grads[0])
+        elif kind == "prelu" and x.ndim >= 2:
+            gamma = ins[1]
+            b, c, s, gs, _, bwd, nt = prepared(p, (x.shape, x.dtype), lambda: _prelu_prep(p, x, gamma))
+            bwd(ptr(out_grads[0]), ptr(x), ptr(gamma), ptr(in_grads[0]), ptr(in_grads[1]), b, c, s,
+                gs, nt)
+        else:
+            ref.backward(p, out_grads, ins, outs, in_grads, aux)
+
+    return Kernel(forward, backward, FLOATS)
+
+
+def fully_connected(ref: Kernel) -> Kernel:
+    return Kernel(_fc_forward, _fc_backward, FLOATS)
+
+
+def activation(ref: Kernel) -> Kernel:
+    return Kernel(_activation_forward, _activation_backward, FLOATS)
+
+
+KERNELS: dict[str, Any] = {
+    "FullyConnected": fully_connected,
+    "Activation": activation,
+    "LeakyReLU": leaky_relu,
+}
