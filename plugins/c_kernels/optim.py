@@ -7,7 +7,7 @@ instead of several numpy calls and temporaries. Each returns False, having done 
 it cannot run (a dtype other than float32/float64, non-contiguous or mismatched arrays); the
 optimizer then runs its numpy code.
 
-Intended use from ``core/optimizer.py`` (the hook is a proposal; see the plugin's docs)::
+Intended use from ``core/optimizer.py`` (a proposed hook, not wired yet)::
 
     from mxlite_c_kernels import optimizer_kernels
     fused = optimizer_kernels()   # this module, or None (pack not built, or "c" not in
