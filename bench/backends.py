@@ -28,6 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, import_framework, parser, ratio, run_worker, table
+from _nets import lenet, mlp20, seed_mlp
 
 #: model -> batch shape of its data
 MODELS = {"lenet-b64": (64, 1, 28, 28), "mlp-b64": (64, 784), "mlp-b512": (512, 784),
@@ -37,39 +38,6 @@ TARGETS = {"lenet-b64": 2.0, "mlp-b64": 1.2}
 SCALING = {"1 thread": {"OMP_NUM_THREADS": "1"}, "2 threads": {"OMP_NUM_THREADS": "2"},
            "2 threads, BLAS 1": {"OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "1"}}
 WARMUP = 3
-
-
-def lenet(mx):  # type: ignore[no-untyped-def]
-    data = mx.sym.Variable("data")
-    net = mx.sym.Convolution(data, kernel=(5, 5), num_filter=20, name="conv1")
-    net = mx.sym.Activation(net, act_type="tanh")
-    net = mx.sym.Pooling(net, pool_type="max", kernel=(2, 2), stride=(2, 2))
-    net = mx.sym.Convolution(net, kernel=(5, 5), num_filter=50, name="conv2")
-    net = mx.sym.Activation(net, act_type="tanh")
-    net = mx.sym.Pooling(net, pool_type="max", kernel=(2, 2), stride=(2, 2))
-    net = mx.sym.Flatten(net)
-    net = mx.sym.FullyConnected(net, num_hidden=500, name="fc1")
-    net = mx.sym.Activation(net, act_type="tanh")
-    net = mx.sym.FullyConnected(net, num_hidden=10, name="fc2")
-    return mx.sym.SoftmaxOutput(net, name="softmax")
-
-
-def seed_mlp(mx):  # type: ignore[no-untyped-def]
-    net = mx.sym.Variable("data")
-    for i, width in enumerate((128, 64), start=1):
-        net = mx.sym.FullyConnected(net, num_hidden=width, name=f"fc{i}")
-        net = mx.sym.Activation(net, act_type="relu", name=f"relu{i}")
-    net = mx.sym.FullyConnected(net, num_hidden=10, name="fc3")
-    return mx.sym.SoftmaxOutput(net, name="softmax")
-
-
-def mlp20(mx):  # type: ignore[no-untyped-def]
-    net = mx.sym.Variable("data")
-    for i in range(20):
-        net = mx.sym.FullyConnected(net, num_hidden=1024, name=f"fc{i}")
-        net = mx.sym.Activation(net, act_type="relu", name=f"relu{i}")
-    net = mx.sym.FullyConnected(net, num_hidden=10, name="out_fc")
-    return mx.sym.SoftmaxOutput(net, name="softmax")
 
 
 BUILDERS = {"lenet-b64": lenet, "mlp-b64": seed_mlp, "mlp-b512": seed_mlp, "mlp20-b256": mlp20}

@@ -12,32 +12,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, import_framework, parser, ratio, run_worker, table
+from _nets import lenet, mlp20
 
 TARGETS = {"mlp20 inference": 0.25, "mlp20 training": 0.60, "lenet training": 0.60}
-
-
-def mlp20(mx, layers: int = 20, width: int = 1024):  # type: ignore[no-untyped-def]
-    net = mx.sym.Variable("data")
-    for i in range(layers):
-        net = mx.sym.FullyConnected(net, num_hidden=width, name=f"fc{i}")
-        net = mx.sym.Activation(net, act_type="relu", name=f"relu{i}")
-    net = mx.sym.FullyConnected(net, num_hidden=10, name="out_fc")
-    return mx.sym.SoftmaxOutput(net, name="softmax")
-
-
-def lenet(mx):  # type: ignore[no-untyped-def]
-    data = mx.sym.Variable("data")
-    net = mx.sym.Convolution(data, kernel=(5, 5), num_filter=20, name="conv1")
-    net = mx.sym.Activation(net, act_type="tanh")
-    net = mx.sym.Pooling(net, pool_type="max", kernel=(2, 2), stride=(2, 2))
-    net = mx.sym.Convolution(net, kernel=(5, 5), num_filter=50, name="conv2")
-    net = mx.sym.Activation(net, act_type="tanh")
-    net = mx.sym.Pooling(net, pool_type="max", kernel=(2, 2), stride=(2, 2))
-    net = mx.sym.Flatten(net)
-    net = mx.sym.FullyConnected(net, num_hidden=500, name="fc1")
-    net = mx.sym.Activation(net, act_type="tanh")
-    net = mx.sym.FullyConnected(net, num_hidden=10, name="fc2")
-    return mx.sym.SoftmaxOutput(net, name="softmax")
 
 
 def planned_vs_naive() -> list[list[str]]:
