@@ -266,3 +266,14 @@ def test_fuzz_mutated_mxnet_file(cut: int, flips: list[tuple[int, int]]) -> None
     result = _load_or_error(bytes(raw[:cut % (len(raw) + 1)]))
     if isinstance(result, dict):
         assert len(result) == 9
+
+
+def test_impossible_shape_with_a_zero_dimension_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "one.params"
+    mx.nd.save(str(path), [mx.nd.zeros((2, 3))])
+    raw = path.read_bytes()
+    dims = struct.pack("<2q", 2, 3)
+    assert raw.count(dims) == 1
+    bad = raw.replace(dims, struct.pack("<2q", 0, 2**61))
+    with pytest.raises(mx.base.MXNetError, match="impossible shape"):
+        mx.nd.load_frombuffer(bad)

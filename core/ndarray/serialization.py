@@ -194,6 +194,9 @@ def _read_data(reader: _Reader, what: str, shape: tuple[int, ...]) -> np.ndarray
         raise reader.fail(f"{what} has unsupported dtype flag {flag}; supported: {valid}", at=at)
     dtype = TYPE_FLAGS[flag]
     size = int(np.prod(shape, dtype=object)) if shape else 1
+    spanned = int(np.prod([d for d in shape if d], dtype=object)) * dtype.itemsize
+    if spanned >= 2**62:  # even a zero-size array cannot have such dimensions
+        raise reader.fail(f"{what} has an impossible shape {shape}", at=at)
     raw = reader.take(size * dtype.itemsize, f"{dtype.name} data of {what} with shape {shape}")
     if dtype.kind == "b":  # any non-zero byte is True, as in C++
         return (np.frombuffer(raw, dtype=np.uint8, count=size) != 0).reshape(shape)
