@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
@@ -42,3 +43,13 @@ def fake_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_registry:
     yield make
     for module in created:
         sys.modules.pop(module, None)
+
+
+try:  # CI runs the property tests on a fixed example sequence, so a run is reproducible
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, deadline=None)
+    if os.environ.get("CI"):
+        settings.load_profile("ci")
+except ImportError:  # hypothesis is a test extra
+    pass
