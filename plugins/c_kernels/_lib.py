@@ -6,6 +6,7 @@ Importing this module raises ImportError when the pack was not built.
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -17,7 +18,28 @@ import numpy as np
 from mxlite import config
 from mxlite.base import MXNetValueError
 
-from ._ckernels import ffi, lib
+
+def _import_compiled():  # type: ignore[no-untyped-def]
+    """The compiled module, its OpenMP threads made to sleep between loops.
+
+    numpy's BLAS runs its own threads between our loops; OpenMP threads that keep spinning
+    after a loop (GNU OpenMP's default) take the cores those need, and every step slows
+    down many times over. Unless the user chose a wait policy, ``OMP_WAIT_POLICY=PASSIVE``
+    is set while the OpenMP runtime loads (it reads the environment then) and removed again.
+    """
+    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
+        from . import _ckernels
+        return _ckernels
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    try:
+        from . import _ckernels
+    finally:
+        del os.environ["OMP_WAIT_POLICY"]
+    return _ckernels
+
+
+_compiled = _import_compiled()
+ffi, lib = _compiled.ffi, _compiled.lib
 
 __all__ = ["FLOATS", "NULL", "ffi", "lib", "func", "ptr", "iptr", "threads", "prepared",
            "scratch", "contiguous_forward", "contiguous_backward", "ewise", "reduce_into"]

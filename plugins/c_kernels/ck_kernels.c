@@ -15,8 +15,10 @@
 #include <omp.h>
 #endif
 
-/* below this many elements a loop runs on the calling thread */
-#define CK_PAR_MIN 32768
+/* below this many elements a loop runs on the calling thread: a parallel region costs a few
+ * microseconds on an idle machine but can cost a scheduler slice when the cores are shared,
+ * so only loops of a fraction of a millisecond or more go parallel */
+#define CK_PAR_MIN 131072
 
 static int ck_threads(int nt) {
 #ifdef _OPENMP
