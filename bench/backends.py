@@ -5,10 +5,10 @@ when its interpreter is given; then the thread scaling (1 vs 2 threads) of both 
 LeNet.
 
 Each figure is a fresh process: ``batch / median step time`` over ``--steps`` timed steps after
-warm-up (the median resists other processes on a shared machine; the spread is printed). The
-"c" column updates the weights with the pack's fused SGD kernel (``mxlite_c_kernels.optim``,
-what ``mx.optimizer`` uses through the proposed hook), the numpy column with
-``mx.optimizer.SGD``; MXNet runs its own ``sgd_mom_update`` with OMP_NUM_THREADS=2. The main
+warm-up (the median resists other processes on a shared machine; the spread is printed). Both
+mxlite columns update the weights through ``mx.optimizer.SGD`` and its updater, as Module does:
+with "c" in ``backends.order`` that runs the pack's fused SGD kernel, with numpy alone the
+optimizer's numpy code; MXNet runs its own ``sgd_mom_update`` with OMP_NUM_THREADS=2. The main
 table keeps the environment's thread settings (OMP_NUM_THREADS, which also sets numpy's BLAS
 threads); the scaling table sets OMP_NUM_THREADS to 1 and 2, and also runs 2 threads with a
 single-threaded BLAS (OPENBLAS_NUM_THREADS=1: the C loops' OpenMP threads then do not compete
@@ -24,7 +24,6 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, import_framework, parser, ratio, run_worker, table
@@ -62,42 +61,31 @@ def _bind(mx, model: str):  # type: ignore[no-untyped-def]
     return executor, [n for n in sym.list_arguments() if n not in inputs], shape[0]
 
 
-def _updater(mx, executor, params: list[str], batch: int, fused: Any):  # type: ignore[no-untyped-def]
-    """One SGD-with-momentum step over every parameter: the fused C kernel or mx.optimizer."""
-    lr, momentum, rescale = 0.01, 0.9, 1.0 / batch
-    if fused is not None:
-        import numpy as np
-        pairs = [(executor.arg_dict[n].handle, executor.grad_dict[n].handle) for n in params]
-        moms = [np.zeros_like(w) for w, _ in pairs]
-
-        def update() -> None:
-            for (w, g), mom in zip(pairs, moms):
-                fused.sgd_update(w, g, mom, lr, 0.0, rescale, None, momentum)
-        return update
+def _updater(mx, executor, params: list[str], batch: int):  # type: ignore[no-untyped-def]
+    """One SGD-with-momentum step over every parameter, through ``mx.optimizer``."""
     updater = mx.optimizer.get_updater(
-        mx.optimizer.SGD(learning_rate=lr, momentum=momentum, rescale_grad=rescale))
+        mx.optimizer.SGD(learning_rate=0.01, momentum=0.9, rescale_grad=1.0 / batch))
+    pairs = [(executor.grad_dict[name], executor.arg_dict[name]) for name in params]
 
     def update() -> None:
-        for i, name in enumerate(params):
-            updater(i, executor.grad_dict[name], executor.arg_dict[name])
+        for i, (grad, weight) in enumerate(pairs):
+            updater(i, grad, weight)
     return update
 
 
 def measure(mx, model: str, backend: str, steps: int) -> dict:  # type: ignore[no-untyped-def]
-    fused = None
     if backend in ("c", "numpy"):
         mx.config.set("backends.order", [backend])
         if backend == "c":
             import mxlite_c_kernels
             if not mxlite_c_kernels.available():
                 raise SystemExit(f"C kernel pack unavailable: {mxlite_c_kernels.UNAVAILABLE_REASON}")
-            fused = mxlite_c_kernels.optimizer_kernels()
     executor, params, batch = _bind(mx, model)
     chosen = "n/a"
     if backend in ("c", "numpy"):
         lines = [line for line in executor.debug_str().splitlines() if line.startswith("Op:")]
         chosen = f"{sum(f'backend={backend}' in line for line in lines)}/{len(lines)} ops"
-    update = _updater(mx, executor, params, batch, fused)
+    update = _updater(mx, executor, params, batch)
 
     def step() -> None:
         executor.forward(is_train=True)

@@ -24,7 +24,7 @@ import math
 import os
 import pickle
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -222,6 +222,19 @@ class Optimizer:
         self._update_count(index)
         return self._get_lr(index), self._get_wd(index)
 
+    def fused_update(self, kind: str) -> Callable[..., bool] | None:
+        """The fused update a backend plugin registered for ``kind`` (``"sgd"``, ``"adam"``),
+        looked up once per optimizer, at its first update, along ``backends.order``; None
+        when no backend in the order has one. It updates the numpy arrays in place and
+        returns True, or returns False having done nothing (a dtype or layout it does not
+        take): the numpy code then runs. Arguments: see ``SGD.update`` and ``Adam.update``."""
+        cache = self.__dict__.setdefault("_fused", {})
+        if kind not in cache:
+            from . import config
+            from .registry import get_registry
+            cache[kind] = get_registry().update_kernel(kind, config.backend_order())
+        return cache[kind]
+
     def _kernel_clip(self) -> float | None:
         """The clip bound MXNet's fused kernels apply: None when off (None, 0 or negative)."""
         clip = self.clip_gradient
@@ -231,6 +244,7 @@ class Optimizer:
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state.pop("param_dict", None)
+        state.pop("_fused", None)  # looked up again where the optimizer is unpickled
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -359,6 +373,10 @@ class SGD(Optimizer):
             return
         lr, wd = self._step(index, weight, grad)
         w, g = weight._data, grad._data
+        fused = self.fused_update("sgd")
+        if fused is not None and fused(w, g, None if state is None else state._data, lr, wd,
+                                       self.rescale_grad, self._kernel_clip(), self.momentum):
+            return
         lr, wd, rescale, momentum = _scalars(w.dtype, lr, wd, self.rescale_grad, self.momentum)
         decay = np.multiply(w, lr * wd)
         if state is None:  # w -= lr*wd*w + lr*g'
@@ -446,6 +464,10 @@ class Adam(Optimizer):
         lr *= math.sqrt(1.0 - self.beta2 ** t) / (1.0 - self.beta1 ** t)
         w, g = weight._data, grad._data
         mean, var = state[0]._data, state[1]._data
+        fused = self.fused_update("adam")
+        if fused is not None and fused(w, g, mean, var, lr, wd, self.rescale_grad,
+                                       self._kernel_clip(), self.beta1, self.beta2, self.epsilon):
+            return
         lr, wd, rescale, b1, b2, eps, one = _scalars(
             w.dtype, lr, wd, self.rescale_grad, self.beta1, self.beta2, self.epsilon, 1.0)
         step = _decayed(g, w, rescale, wd, self._kernel_clip())

@@ -385,6 +385,7 @@ def test_sgd_update_matches_the_optimizer_bitwise(dtype: np.dtype, kwargs: dict)
     rng = np.random.default_rng(1)
     w0, g = rng.normal(size=(37, 11)).astype(dtype), rng.normal(size=(37, 11)).astype(dtype)
     opt = mx.optimizer.SGD(**kwargs)
+    opt._fused = {"sgd": None}  # the optimizer's own numpy code, whatever the backend order
     weight, state = mx.nd.array(w0, dtype=dtype), opt.create_state(0, mx.nd.array(w0, dtype=dtype))
     w, mom = w0.copy(), None if state is None else np.zeros_like(w0)
     for _ in range(3):
@@ -403,6 +404,7 @@ def test_adam_update_matches_the_optimizer_bitwise(dtype: np.dtype, kwargs: dict
     rng = np.random.default_rng(2)
     w0, g = rng.normal(size=(301,)).astype(dtype), rng.normal(size=(301,)).astype(dtype)
     opt = mx.optimizer.Adam(learning_rate=0.01, **kwargs)
+    opt._fused = {"adam": None}  # the optimizer's own numpy code, whatever the backend order
     weight = mx.nd.array(w0, dtype=dtype)
     state = opt.create_state(0, weight)
     w, mean, var = w0.copy(), np.zeros_like(w0), np.zeros_like(w0)
@@ -425,11 +427,30 @@ def test_updates_refuse_what_they_cannot_run() -> None:
                                  None, 0.9, 0.999, 1e-8)
 
 
-def test_optimizer_kernels_follow_the_backend_order() -> None:
+def test_optimizers_use_the_fused_updates_when_c_is_in_the_backend_order() -> None:
     with mx.config.override(backends__order=["numpy"]):
-        assert ck.optimizer_kernels() is None
+        assert mx.optimizer.SGD().fused_update("sgd") is None
     with mx.config.override(backends__order=["c", "numpy"]):
-        assert ck.optimizer_kernels() is optim
+        assert mx.optimizer.SGD().fused_update("sgd").func is optim.sgd_update
+        assert mx.optimizer.Adam().fused_update("adam").func is optim.adam_update
+    with mx.config.override(backends__order=["c"], c_kernels__num_threads=1):
+        assert mx.optimizer.SGD().fused_update("sgd").keywords == {"nt": 1}  # read once
+    assert ("sgd", "c") in get_registry().plugins["c_kernels"].update_kernels
+
+
+@pytest.mark.parametrize("name, kwargs", [("sgd", {"momentum": 0.9, "wd": 1e-3}),
+                                           ("adam", {"wd": 1e-3})])
+def test_module_training_is_the_same_through_the_fused_updates(name: str, kwargs: dict) -> None:
+    def train(order: list[str]) -> np.ndarray:
+        with mx.config.override(backends__order=order):
+            opt = mx.optimizer.create(name, learning_rate=0.05, rescale_grad=0.25, **kwargs)
+            updater = mx.optimizer.get_updater(opt)
+            rng = np.random.default_rng(3)
+            w = mx.nd.array(rng.normal(size=(40, 7)))
+            for _ in range(4):
+                updater(0, mx.nd.array(rng.normal(size=(40, 7))), w)
+            return w.asnumpy()
+    np.testing.assert_array_equal(train(["c"]), train(["numpy"]))
 
 
 # -- binding, fallback, configuration ---------------------------------------------------------------
@@ -523,7 +544,7 @@ def test_unavailable_pack_registers_nothing_and_says_why(monkeypatch: pytest.Mon
             raise AssertionError("an unavailable pack must not register kernels")
 
     ck.mxlite_register_kernels(Recorder())
-    assert not ck.available() and ck.optimizer_kernels() is None and not ck.openmp()
+    assert not ck.available() and not ck.openmp()
     report = {p["name"]: p for p in _report()["plugins"]}  # python -m mxlite plugins
     assert report["c_kernels"]["note"] == reason and report["builtin_ops"]["note"] is None
 

@@ -355,6 +355,40 @@ def test_duplicate_graph_pass_name_is_refused(fresh_registry) -> None:  # type: 
         registry.add_graph_pass("test.none", None)  # type: ignore[arg-type]
 
 
+def test_update_kernel_of_a_plugin_backend_runs_the_optimizer(fresh_registry) -> None:  # type: ignore[no-untyped-def]
+    calls = []
+
+    def sgd_halving(w, g, mom, lr, wd, rescale, clip, momentum):  # type: ignore[no-untyped-def]
+        calls.append((lr, momentum))
+        if w.dtype != np.float32:
+            return False  # not taken: the optimizer's numpy code runs
+        w *= 0.5
+        return True
+
+    registry = get_registry()
+    registry.add_update_kernel("SGD", "fast", lambda: sgd_halving)
+    assert registry.update_kernel("sgd", ["other", "fast", "numpy"]) is sgd_halving
+    assert registry.update_kernel("adam", ["fast"]) is None
+    weight, grad = mx.nd.array([2.0, 4.0]), mx.nd.array([1.0, 1.0])
+    with mx.config.override(backends__order=["fast"]):
+        mx.optimizer.SGD(learning_rate=0.1, momentum=0.9).update(0, weight, grad, None)
+        assert weight.asnumpy().tolist() == [1.0, 2.0] and calls == [(0.1, 0.9)]
+        w64 = mx.nd.array([1.0], dtype="float64")
+        mx.optimizer.SGD(learning_rate=0.5).update(0, w64, mx.nd.array([1.0], dtype="float64"), None)
+        assert w64.asnumpy().tolist() == [0.5]
+    mx.optimizer.SGD(learning_rate=0.1).update(0, weight, grad, None)  # numpy only: not called
+    assert len(calls) == 2
+
+
+def test_bad_update_kernel_is_refused(fresh_registry) -> None:  # type: ignore[no-untyped-def]
+    registry = get_registry()
+    with pytest.raises(PluginError, match="expects an optimizer name, a backend name and a factory"):
+        registry.add_update_kernel("sgd", "fast", None)  # type: ignore[arg-type]
+    with pytest.raises(PluginError, match="backend 'numpy' is mx.optimizer's own code"):
+        registry.add_update_kernel("sgd", "numpy", lambda *a: True)
+    assert registry.update_kernel("sgd", ["fast", "numpy"]) is None
+
+
 def test_kernel_hook_may_target_an_op_of_the_same_plugin(fresh_registry) -> None:  # type: ignore[no-untyped-def]
     class Both:  # pluggy calls mxlite_register_kernels before mxlite_register_ops
         @mx.hookimpl

@@ -33,7 +33,8 @@ def mxlite_register_ops(registry) -> None:  # type: ignore[no-untyped-def]
 
 @hookspec(historic=True)
 def mxlite_register_kernels(registry) -> None:  # type: ignore[no-untyped-def]
-    """Add kernels for existing operators: ``registry.add_kernel(op_name, backend, kernel)``."""
+    """Add kernels for existing operators: ``registry.add_kernel(op_name, backend, kernel)``;
+    fused optimizer updates: ``registry.add_update_kernel("sgd", backend, function)``."""
 
 
 @hookspec(historic=True)

@@ -32,6 +32,8 @@ class PluginInfo:
     kernels: list[tuple[str, str]] = field(default_factory=list)
     graph_passes: list[str] = field(default_factory=list)
     config: list[str] = field(default_factory=list)
+    #: (optimizer, backend) pairs of the fused optimizer updates it added
+    update_kernels: list[tuple[str, str]] = field(default_factory=list)
     #: why the plugin was not loaded (an error, or disabled by the ``plugins`` setting)
     skipped: str | None = None
 
@@ -86,12 +88,15 @@ class Registry:
         self.plugins: dict[str, PluginInfo] = {}
         #: run at bind in this order (plugin load order, then the order each plugin added them)
         self.graph_passes: list[GraphPass] = []
+        #: fused optimizer updates: optimizer name (lower case) -> backend -> factory
+        self.update_kernels: dict[str, dict[str, Callable[[], Callable[..., bool]]]] = {}
         #: the ``plugins`` setting the plugins were loaded with, and where it came from
         self.selection = "the plugins setting"
         self._staged_ops: list[tuple[OpDef, bool]] = []
         self._staged_kernels: list[tuple[str, str, Kernel]] = []
         self._staged_passes: list[tuple[str, Callable[..., Any]]] = []
         self._staged_config: list[tuple[str, Any]] = []
+        self._staged_updates: list[tuple[str, str, Callable[[], Callable[..., bool]]]] = []
         self._current: PluginInfo | None = None
 
     # -- the API plugins call --------------------------------------------------------
@@ -106,6 +111,15 @@ class Registry:
     def add_kernel(self, op_name: str, backend: str, kernel: Kernel) -> None:
         """Register ``kernel`` as backend ``backend``'s implementation of ``op_name``."""
         self._staged_kernels.append((op_name, backend, kernel))
+        if self._current is None:
+            self.commit()
+
+    def add_update_kernel(self, optimizer: str, backend: str,
+                          factory: Callable[[], Callable[..., bool]]) -> None:
+        """Register backend ``backend``'s fused update for ``mx.optimizer`` class ``optimizer``
+        (``"sgd"``, ``"adam"``): ``factory()`` is called once per optimizer, at its first
+        update, and returns the update function (see ``Optimizer.fused_update``)."""
+        self._staged_updates.append((optimizer, backend, factory))
         if self._current is None:
             self.commit()
 
@@ -138,6 +152,12 @@ class Registry:
     def __contains__(self, name: str) -> bool:
         return name in self._by_name
 
+    def update_kernel(self, optimizer: str, backends: list[str]) -> Callable[..., bool] | None:
+        """A fused update made by the first backend in ``backends`` that has one, else None."""
+        table = self.update_kernels.get(optimizer.lower(), {})
+        factory = next((table[b] for b in backends if b in table), None)
+        return None if factory is None else factory()
+
     def names(self) -> Iterator[str]:
         return iter(self._by_name)
 
@@ -148,7 +168,7 @@ class Registry:
 
     def rollback(self) -> None:
         for staged in (self._staged_ops, self._staged_kernels, self._staged_passes,
-                       self._staged_config):
+                       self._staged_config, self._staged_updates):
             staged.clear()
         self._current = None
 
@@ -160,6 +180,7 @@ class Registry:
             kernels = self._check_kernels(new_names)
             defaults = self._check_config()
             passes = self._check_passes(plugin)
+            updates = self._check_updates()
         except PluginError:
             self.rollback()
             raise
@@ -177,6 +198,9 @@ class Registry:
         plugin.config.extend(defaults)
         self.graph_passes.extend(passes)
         plugin.graph_passes.extend(p.name for p in passes)
+        for optimizer, backend, function in updates:
+            self.update_kernels.setdefault(optimizer, {})[backend] = function
+            plugin.update_kernels.append((optimizer, backend))
         self.plugins.setdefault(plugin.name, plugin)
         self.rollback()
 
@@ -229,6 +253,20 @@ class Registry:
             taken.add(name)
             passes.append(GraphPass(name, function, plugin.name))
         return passes
+
+
+    def _check_updates(self) -> list[tuple[str, str, Callable[[], Callable[..., bool]]]]:
+        checked = []
+        for optimizer, backend, function in self._staged_updates:
+            if not (isinstance(optimizer, str) and optimizer and isinstance(backend, str)
+                    and backend and callable(function)):
+                raise PluginError(f"add_update_kernel expects an optimizer name, a backend name "
+                                  f"and a factory, got {optimizer!r}, {backend!r}, {function!r}")
+            if backend == "numpy":
+                raise PluginError(f"add_update_kernel({optimizer!r}): backend 'numpy' is "
+                                  "mx.optimizer's own code; name your plugin's backend")
+            checked.append((optimizer.lower(), backend, function))
+        return checked
 
 
 def _validate_opdef(opdef: OpDef) -> None:

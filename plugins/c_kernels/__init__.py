@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import os
 from importlib import import_module
-from types import ModuleType
 
-from mxlite import config, hookimpl
+from mxlite import hookimpl
 
-__all__ = ["BACKEND", "UNAVAILABLE_REASON", "KERNEL_MODULES", "available", "openmp",
-           "optimizer_kernels"]
+__all__ = ["BACKEND", "UNAVAILABLE_REASON", "KERNEL_MODULES", "available", "openmp"]
 
 BACKEND = "c"
 OPT_OUT = "MXLITE_NO_C_KERNELS"
@@ -56,19 +54,16 @@ def openmp() -> bool:
     return bool(lib.ck_openmp())
 
 
-def optimizer_kernels() -> ModuleType | None:
-    """The fused optimizer updates (``optim``) when the pack is built and ``"c"`` is in
-    ``backends.order``; None otherwise."""
-    if not available() or BACKEND not in config.backend_order():
-        return None
-    return import_module(f"{__name__}.optim")
-
-
 @hookimpl
 def mxlite_register_kernels(registry) -> None:  # type: ignore[no-untyped-def]
-    """Register a "c" kernel for every operator the pack covers (nothing when unavailable)."""
+    """Register a "c" kernel for every operator the pack covers, and the fused SGD and Adam
+    updates that ``mx.optimizer`` runs when "c" is in ``backends.order`` (nothing when the
+    pack is unavailable)."""
     if not available():
         return
+    optim = import_module(f"{__name__}.optim")
+    registry.add_update_kernel("sgd", BACKEND, optim.sgd)
+    registry.add_update_kernel("adam", BACKEND, optim.adam)
     for module_name in KERNEL_MODULES:
         module = import_module(f"{__name__}.{module_name}")
         for op_name, factory in module.KERNELS.items():
