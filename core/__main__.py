@@ -1,5 +1,6 @@
 """``python -m mxlite plugins [--json]``: what is loaded, from where, and what was skipped;
-the backend order and every configuration value with where it came from.
+the backend order, the configuration files considered, and every configuration value with
+where it came from.
 
 ``python -m mxlite docs``: the operator reference page, generated from the registry.
 """
@@ -32,7 +33,17 @@ def _report() -> dict:
         "graph_passes": [f"{p.name} ({p.plugin})" for p in registry.graph_passes],
         "config": {key: {"value": config.get(key), "source": config.source(key)}
                    for key in sorted(config.DEFAULTS)},
+        "config_files": [{"kind": f.kind, "path": f.path and str(f.path), "found": f.found,
+                          "note": f.note, "keys": sorted(f.values)} for f in config.files()],
     }
+
+
+def _file_status(item: dict) -> str:
+    """``file /p/mxlite.toml: sets backends.order``, ``user file /h/config.toml: not found``."""
+    name = " ".join(filter(None, (item["kind"], item["path"])))
+    found = f"sets {', '.join(item['keys'])}" if item["keys"] else \
+        "found" if item["found"] else "not found" if item["path"] else ""
+    return f"{name}: {'; '.join(filter(None, (found, item['note'])))}"
 
 
 def _print_text(report: dict) -> None:
@@ -51,6 +62,9 @@ def _print_text(report: dict) -> None:
         if plugin["kernels"]:
             kernels = ", ".join(f"{op}[{backend}]" for op, backend in plugin["kernels"])
             print(f"  kernels ({len(plugin['kernels'])}): {kernels}")
+        if plugin["update_kernels"]:
+            updates = ", ".join(f"{opt}[{backend}]" for opt, backend in plugin["update_kernels"])
+            print(f"  optimizer updates ({len(plugin['update_kernels'])}): {updates}")
         for key, label in (("graph_passes", "graph passes"), ("config", "configuration keys")):
             if plugin[key]:
                 print(f"  {label} ({len(plugin[key])}): {', '.join(plugin[key])}")
@@ -58,6 +72,10 @@ def _print_text(report: dict) -> None:
     print(f"{report['operators']} operators registered")
     if report["graph_passes"]:
         print(f"graph passes at bind, in order: {', '.join(report['graph_passes'])}")
+    print("configuration files, lowest precedence first (then the environment, then "
+          "mx.config.set):")
+    for item in report["config_files"]:
+        print(f"  {_file_status(item)}")
     print("configuration:")
     for key, item in report["config"].items():
         print(f"  {key} = {item['value']!r} ({item['source']})")
@@ -74,7 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .registry.docs import render_operators
         print(render_operators(get_registry()))
         return 0
-    report = _report()
+    try:
+        report = _report()
+    except config.ConfigError as err:  # a broken configuration file: say which, no traceback
+        print(f"mxlite: {err}", file=sys.stderr)
+        return 1
     if args.json:
         json.dump(report, sys.stdout, indent=2, default=repr)
         print()

@@ -9,7 +9,32 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from mxlite import config
 from mxlite.registry import loader
+
+
+@pytest.fixture(scope="session")
+def _empty_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("no-user-config")
+    (folder / "empty.toml").write_text("")
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config_files(_empty_config_dir: Path, monkeypatch: pytest.MonkeyPatch
+                           ) -> Iterator[None]:
+    """Keep the user's own configuration files out of the tests: no user file, and an empty
+    project file named by MXLITE_CONFIG in place of a ``mxlite.toml`` in the working directory.
+
+    The user file is moved in-process only (XDG_CONFIG_HOME stays, for pip in subprocesses);
+    the nearest pyproject.toml still counts, so tests that need none chdir away from it.
+    """
+    user_file = (config.USER_FILE, _empty_config_dir / "config.toml", "")
+    monkeypatch.setattr(config, "_user_file", lambda: user_file)
+    monkeypatch.setenv("MXLITE_CONFIG", str(_empty_config_dir / "empty.toml"))
+    config.reload()
+    yield
+    config.reload()
 
 
 @pytest.fixture
