@@ -353,3 +353,21 @@ def test_norm_out_dtype_and_errors() -> None:
         mx.sym.norm(X, axis=2).infer_shape(x=(2, 3))
     with pytest.raises(mx.base.MXNetError, match="unknown parameter 'exclude'"):
         mx.sym.norm(X, exclude=True)
+
+
+@pytest.mark.parametrize("shapes", [((5, 7), (5, 7)), ((300, 1), (1, 400)), ((3, 1, 4), (4,))])
+def test_float32_hypot_matches_numpy_bit_for_bit(shapes: tuple) -> None:
+    """The float32 hypot is computed in float64 blocks; it must round as libm's hypotf does."""
+    rng = _rng(5)
+    a = (rng.standard_normal(shapes[0]) * 10.0 ** rng.integers(-20, 20, shapes[0]))
+    b = (rng.standard_normal(shapes[1]) * 10.0 ** rng.integers(-20, 20, shapes[1]))
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    got = mx.nd.broadcast_hypot(mx.nd.array(a), mx.nd.array(b)).asnumpy()
+    np.testing.assert_array_equal(got, np.hypot(a, b))
+
+
+def test_float32_hypot_with_inf_and_nan_follows_numpy() -> None:
+    a = np.array([np.inf, np.nan, 1.0, -np.inf], np.float32)
+    b = np.array([np.nan, np.inf, np.nan, 2.0], np.float32)
+    got = mx.nd.broadcast_hypot(mx.nd.array(a), mx.nd.array(b)).asnumpy()
+    np.testing.assert_array_equal(got, np.hypot(a, b))  # hypot(inf, nan) is inf

@@ -197,3 +197,17 @@ def test_clip_with_a_min_above_a_max_follows_mxnet() -> None:
 def test_clip_requires_its_bounds() -> None:
     with pytest.raises(mx.base.MXNetError, match="required parameter 'a_max'"):
         mx.sym.clip(mx.sym.Variable("x"), a_min=0)
+
+
+@pytest.mark.parametrize("name, ufunc", [("degrees", np.degrees), ("radians", np.radians),
+                                         ("reciprocal", np.reciprocal)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fast_forms_are_bit_identical_to_the_numpy_ufunc(name: str, ufunc: np.ufunc,
+                                                         dtype: type) -> None:
+    """degrees, radians and reciprocal run as one multiply or divide: same bits as numpy's."""
+    x = np.random.default_rng(3).uniform(-50, 50, (7, 33)).astype(dtype)
+    x[0, :3] = [0.0, np.inf, np.nan]
+    with np.errstate(divide="ignore"):
+        got = getattr(mx.nd, name)(mx.nd.array(x, dtype=dtype)).asnumpy()
+        np.testing.assert_array_equal(got, ufunc(x))
+    assert got.dtype == dtype
