@@ -130,21 +130,27 @@ void SFX(ck_col_sum)(const T* g, T* out, int64_t rows, int64_t cols, int nt) {
     }
 }
 
+/* sum of x[0..n) in double, over 8 running partial sums: one sum would wait on the latency
+ * of every addition, which bounds a long sum at a fraction of the machine's add rate */
+static inline double SFX(ck_sum_double)(const T* restrict x, int64_t n) {
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; ++j) acc[j] += (double)x[i + j];
+    double total = 0;
+    for (; i < n; ++i) total += (double)x[i];
+    return total + ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
 /* out[c] = sum over b and s of g[b, c, s] (convolution bias gradient) */
 void SFX(ck_channel_sum)(const T* g, T* out, int64_t B, int64_t C, int64_t S, int nt) {
     const int nthr = ck_threads(nt);
-    const int par = B * C * S > CK_PAR_MIN && nthr > 1;
+    const int par = B * C * S > CK_PAR_MIN_CHEAP && nthr > 1;
     CK_PFOR
     for (int64_t c = 0; c < C; ++c) {
         double acc = 0;
         for (int64_t b = 0; b < B; ++b) {
-            const T* gp = g + (b * C + c) * S;
-            double part = 0;
-#ifdef _OPENMP
-#pragma omp simd reduction(+:part)
-#endif
-            for (int64_t i = 0; i < S; ++i) part += (double)gp[i];
-            acc += part;
+            acc += SFX(ck_sum_double)(g + (b * C + c) * S, S);
         }
         out[c] = (T)acc;
     }
@@ -153,7 +159,7 @@ void SFX(ck_channel_sum)(const T* g, T* out, int64_t B, int64_t C, int64_t S, in
 /* dst (B, A, P) = src (A, B, P), plus bias[a] when bias is not NULL */
 void SFX(ck_swap01)(const T* src, T* dst, const T* bias, int64_t A, int64_t B, int64_t P, int nt) {
     const int nthr = ck_threads(nt);
-    const int par = A * B * P > CK_PAR_MIN && nthr > 1;
+    const int par = A * B * P > CK_PAR_MIN_CHEAP && nthr > 1;
     CK_PFOR2
     for (int64_t b = 0; b < B; ++b)
         for (int64_t a = 0; a < A; ++a) {
@@ -178,15 +184,70 @@ void SFX(ck_swap01)(const T* src, T* dst, const T* bias, int64_t A, int64_t B, i
     const int64_t KD = g[6], KH = g[7], KW = g[8], SD = g[9], SH = g[10], SW = g[11]; \
     const int64_t DD = g[12], DH = g[13], DW = g[14], PD = g[15], PH = g[16], PW = g[17]; \
     const int64_t P = OD * OH * OW, K = KD * KH * KW, IS = ID * IH * IW; \
-    (void)K; (void)IS;
+    (void)K; (void)IS; (void)PD; (void)PH; (void)PW;
+
+/* Rows of a few elements (convolution's output rows) cost more in loop control than in
+ * moves when copied by a loop of run-time length: these move fixed-size blocks instead
+ * (memcpy of a constant size is a vector load and store). d and s never overlap. */
+CK_INLINE void SFX(ck_row_copy)(T* restrict d, const T* restrict s, int64_t n) {
+    if (n < 4) {
+        for (int64_t i = 0; i < n; ++i) d[i] = s[i];
+        return;
+    }
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) memcpy(d + i, s + i, 8 * sizeof(T));
+    for (; i + 4 <= n; i += 4) memcpy(d + i, s + i, 4 * sizeof(T));
+    if (i < n) memcpy(d + n - 4, s + n - 4, 4 * sizeof(T));  /* the last 4, overlapping */
+}
+
+CK_INLINE void SFX(ck_row_add)(T* restrict d, const T* restrict s, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        T a[4], b[4];
+        memcpy(a, d + i, sizeof a);
+        memcpy(b, s + i, sizeof b);
+        for (int j = 0; j < 4; ++j) a[j] += b[j];
+        memcpy(d + i, a, sizeof a);
+    }
+    for (; i < n; ++i) d[i] += s[i];
+}
 
 /* samples per task of the batch-minor loops: each task then walks runs of CK_NB * P columns */
 #define CK_NB 8
 
-void SFX(ck_im2col)(const T* restrict x, T* restrict cols, int64_t N, int64_t C, const int64_t* g, int bm, int nt) {
+/* No padding: every window position reads the data, so each (sample, channel, tap) plane of
+ * columns is OD x OH rows of OW taken straight from the data, at the tap's offset. */
+static void SFX(ck_im2col_dense)(const T* restrict x, T* restrict cols, int64_t N, int64_t C,
+                                 const int64_t* g, int bm, int nt) {
     CK_GEOM
     const int nthr = ck_threads(nt);
-    const int par = N * C * K * P > CK_PAR_MIN && nthr > 1;
+    const int par = N * C * K * P > CK_PAR_MIN_CHEAP && nthr > 1;
+    const int64_t NBS = (N + CK_NB - 1) / CK_NB;
+    CK_PFOR2
+    for (int64_t c = 0; c < C; ++c)
+        for (int64_t nb = 0; nb < NBS; ++nb)
+            for (int64_t k = 0; k < K; ++k) {
+                const int64_t kd = k / (KH * KW), kh = k / KW % KH, kw = k % KW;
+                const int64_t off = (kd * DD * IH + kh * DH) * IW + kw * DW;
+                for (int64_t n = nb * CK_NB; n < N && n < (nb + 1) * CK_NB; ++n) {
+                    const T* restrict s = x + (n * C + c) * IS + off;
+                    T* restrict d = cols + (bm ? (n * C + c) * K + k : (c * K + k) * N + n) * P;
+                    for (int64_t od = 0; od < OD; ++od)
+                    for (int64_t oh = 0; oh < OH; ++oh, d += OW) {
+                        const T* r = s + (od * SD * IH + oh * SH) * IW;
+                        if (SW == 1) SFX(ck_row_copy)(d, r, OW);
+                        else for (int64_t ow = 0; ow < OW; ++ow) d[ow] = r[ow * SW];
+                    }
+                }
+            }
+}
+
+/* with padding: the window positions reading padding get zeros */
+static void SFX(ck_im2col_padded)(const T* restrict x, T* restrict cols, int64_t N, int64_t C,
+                                  const int64_t* g, int bm, int nt) {
+    CK_GEOM
+    const int nthr = ck_threads(nt);
+    const int par = N * C * K * P > CK_PAR_MIN_CHEAP && nthr > 1;
     const int64_t NBS = (N + CK_NB - 1) / CK_NB;
     CK_PFOR2
     for (int64_t c = 0; c < C; ++c)
@@ -213,19 +274,12 @@ void SFX(ck_im2col)(const T* restrict x, T* restrict cols, int64_t N, int64_t C,
                         if (hlo > 0) memset(plane, 0, (size_t)(hlo * OW) * sizeof(T));
                         if (hhi < OH) memset(plane + hhi * OW, 0, (size_t)((OH - hhi) * OW) * sizeof(T));
                         const T* src = xp + id * IH * IW;
-                        if (SW == 1 && wlo == 0 && whi == OW) {
-                            for (int64_t oh = hlo; oh < hhi; ++oh) {
-                                const T* s = src + (oh * SH + offh) * IW + offw;
-                                T* row = plane + oh * OW;
-                                for (int64_t ow = 0; ow < OW; ++ow) row[ow] = s[ow];
-                            }
-                            continue;
-                        }
                         for (int64_t oh = hlo; oh < hhi; ++oh) {
                             const T* s = src + (oh * SH + offh) * IW;
                             T* row = plane + oh * OW;
                             for (int64_t ow = 0; ow < wlo; ++ow) row[ow] = 0;
-                            for (int64_t ow = wlo; ow < whi; ++ow) row[ow] = s[ow * SW + offw];
+                            if (SW == 1) SFX(ck_row_copy)(row + wlo, s + wlo + offw, whi - wlo);
+                            else for (int64_t ow = wlo; ow < whi; ++ow) row[ow] = s[ow * SW + offw];
                             for (int64_t ow = whi; ow < OW; ++ow) row[ow] = 0;
                         }
                     }
@@ -234,12 +288,47 @@ void SFX(ck_im2col)(const T* restrict x, T* restrict cols, int64_t N, int64_t C,
         }
 }
 
-/* x = the columns added back at their windows (x is overwritten; padding is dropped). Tasks
- * own (channel, block of samples): no two write the same cell. */
-void SFX(ck_col2im)(const T* restrict cols, T* restrict x, int64_t N, int64_t C, const int64_t* g, int bm, int nt) {
+void SFX(ck_im2col)(const T* restrict x, T* restrict cols, int64_t N, int64_t C, const int64_t* g,
+                    int bm, int nt) {
+    if (g[15] == 0 && g[16] == 0 && g[17] == 0) SFX(ck_im2col_dense)(x, cols, N, C, g, bm, nt);
+    else SFX(ck_im2col_padded)(x, cols, N, C, g, bm, nt);
+}
+
+/* x = the columns added back at their windows (x is overwritten; padding is dropped), taps
+ * in window order. Tasks own (channel, block of samples): no two write the same cell. */
+static void SFX(ck_col2im_dense)(const T* restrict cols, T* restrict x, int64_t N, int64_t C,
+                                 const int64_t* g, int bm, int nt) {
     CK_GEOM
     const int nthr = ck_threads(nt);
-    const int par = N * C * K * P > CK_PAR_MIN && nthr > 1;
+    const int par = N * C * K * P > CK_PAR_MIN_CHEAP && nthr > 1;
+    const int64_t NBS = (N + CK_NB - 1) / CK_NB;
+    CK_PFOR2
+    for (int64_t c = 0; c < C; ++c)
+        for (int64_t nb = 0; nb < NBS; ++nb) {
+            const int64_t n0 = nb * CK_NB, n1 = ck_imin(N, (nb + 1) * CK_NB);
+            for (int64_t n = n0; n < n1; ++n) memset(x + (n * C + c) * IS, 0, (size_t)IS * sizeof(T));
+            for (int64_t k = 0; k < K; ++k) {
+                const int64_t kd = k / (KH * KW), kh = k / KW % KH, kw = k % KW;
+                const int64_t off = (kd * DD * IH + kh * DH) * IW + kw * DW;
+                for (int64_t n = n0; n < n1; ++n) {
+                    const T* restrict s = cols + (bm ? (n * C + c) * K + k : (c * K + k) * N + n) * P;
+                    T* restrict d = x + (n * C + c) * IS + off;
+                    for (int64_t od = 0; od < OD; ++od)
+                    for (int64_t oh = 0; oh < OH; ++oh, s += OW) {
+                        T* r = d + (od * SD * IH + oh * SH) * IW;
+                        if (SW == 1) SFX(ck_row_add)(r, s, OW);
+                        else for (int64_t ow = 0; ow < OW; ++ow) r[ow * SW] += s[ow];
+                    }
+                }
+            }
+        }
+}
+
+static void SFX(ck_col2im_padded)(const T* restrict cols, T* restrict x, int64_t N, int64_t C,
+                                  const int64_t* g, int bm, int nt) {
+    CK_GEOM
+    const int nthr = ck_threads(nt);
+    const int par = N * C * K * P > CK_PAR_MIN_CHEAP && nthr > 1;
     const int64_t NBS = (N + CK_NB - 1) / CK_NB;
     CK_PFOR2
     for (int64_t c = 0; c < C; ++c)
@@ -263,12 +352,18 @@ void SFX(ck_col2im)(const T* restrict cols, T* restrict x, int64_t N, int64_t C,
                         if (ih < 0 || ih >= IH) continue;
                         const T* row = src + (od * OH + oh) * OW;
                         T* dst = xp + (id * IH + ih) * IW;
-                        if (SW == 1) for (int64_t ow = wlo; ow < whi; ++ow) dst[ow + offw] += row[ow];
+                        if (SW == 1) SFX(ck_row_add)(dst + wlo + offw, row + wlo, whi - wlo);
                         else for (int64_t ow = wlo; ow < whi; ++ow) dst[ow * SW + offw] += row[ow];
                     }
                 }
             }
         }
+}
+
+void SFX(ck_col2im)(const T* restrict cols, T* restrict x, int64_t N, int64_t C, const int64_t* g,
+                    int bm, int nt) {
+    if (g[15] == 0 && g[16] == 0 && g[17] == 0) SFX(ck_col2im_dense)(cols, x, N, C, g, bm, nt);
+    else SFX(ck_col2im_padded)(cols, x, N, C, g, bm, nt);
 }
 
 /* ============================== pooling ==================================================== */
@@ -278,10 +373,163 @@ void SFX(ck_col2im)(const T* restrict cols, T* restrict x, int64_t N, int64_t C,
     const int64_t ID = g[0], IH = g[1], IW = g[2], OD = g[3], OH = g[4], OW = g[5]; \
     const int64_t KD = g[6], KH = g[7], KW = g[8], SD = g[9], SH = g[10], SW = g[11]; \
     const int64_t PD = g[12], PH = g[13], PW = g[14]; \
-    const int64_t IS = ID * IH * IW, OS = OD * OH * OW;
+    const int64_t IS = ID * IH * IW, OS = OD * OH * OW; \
+    (void)SD; (void)SH; (void)SW; (void)PD; (void)PH; (void)PW; (void)IS; (void)OS;
 
-void SFX(ck_pool_fwd)(const T* x, T* y, int64_t planes, const int64_t* g, int kind,
-                      int include_pad, int nt) {
+/* -- the fast path: no padding and every window inside the data ------------------------------
+ * Each output then reduces one full KD x KH x KW block, read straight from the data, taps in
+ * window order (kd, kh, kw) as the numpy kernel applies them. The forward's `mode` is one of
+ * CK_POOL_*: sum (then divided by `div`: the window size for avg, 1 for sum, which is exact),
+ * max, or max over a plane known to hold no NaN (then NaN needs no tracking: checking the
+ * plane first costs less than tracking it per tap). The plane functions are inlined with
+ * constant extents for the common kernels (see CK_POOL_GEOMS), so the tap loops unroll and
+ * the loop over ow vectorises. */
+#define CK_POOL_MAX 0
+#define CK_POOL_SUM 1
+#define CK_POOL_MAX_NO_NAN 2
+
+static inline int SFX(ck_has_nan)(const T* restrict x, int64_t n) {
+    int any = 0;
+    for (int64_t i = 0; i < n; ++i) any |= x[i] != x[i];
+    return any;
+}
+
+static inline int SFX(ck_pool_inner)(const int64_t* g) {
+    CK_PGEOM
+    return PD == 0 && PH == 0 && PW == 0 && OD > 0 && OH > 0 && OW > 0
+           && (OD - 1) * SD + KD <= ID && (OH - 1) * SH + KH <= IH && (OW - 1) * SW + KW <= IW;
+}
+
+CK_INLINE void SFX(ck_pool_plane_fwd)(const T* restrict xp, T* restrict yp, const int64_t* g,
+                                      T div, int mode, int64_t SW, int64_t KD, int64_t KH,
+                                      int64_t KW) {
+    const int64_t IH = g[1], IW = g[2], OD = g[3], OH = g[4], OW = g[5], SD = g[9], SH = g[10];
+    const int64_t ds = IH * IW;  /* data strides: plane of depth, row */
+    for (int64_t od = 0; od < OD; ++od)
+    for (int64_t oh = 0; oh < OH; ++oh) {
+        const T* restrict w = xp + od * SD * ds + oh * SH * IW;  /* the row's first window */
+        T* restrict yr = yp + (od * OH + oh) * OW;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+            /* max keeps the first NaN apart (`nan`, kept once it is one): a chain of
+             * NaN-aware selects (CK_MAXSEL) would not vectorise */
+            const T* c = w + ow * SW;
+            T r = c[0], nan = r;
+            for (int64_t kd = 0; kd < KD; ++kd)
+            for (int64_t kh = 0; kh < KH; ++kh)
+            for (int64_t kw = 0; kw < KW; ++kw) {
+                if (kd == 0 && kh == 0 && kw == 0) continue;
+                const T v = c[kd * ds + kh * IW + kw];
+                if (mode == CK_POOL_SUM) {
+                    r = r + v;
+                } else {
+                    r = v > r ? v : r;
+                    if (mode == CK_POOL_MAX) nan = nan == nan ? v : nan;
+                }
+            }
+            yr[ow] = mode == CK_POOL_SUM ? r / div : mode == CK_POOL_MAX && nan != nan ? nan : r;
+        }
+    }
+}
+
+/* windows that do not overlap (stride >= kernel): each dx cell is written once, by its
+ * window; max writes dy * hit (as numpy: dy * 0 keeps the sign and NaN of dy) with hit set
+ * on the first cell equal to the output. The caller zeroes cells no window covers. */
+CK_INLINE void SFX(ck_pool_plane_bwd)(const T* restrict xp, const T* restrict yp,
+                                      const T* restrict dyp, T* restrict dxp, const int64_t* g,
+                                      T div, int add, int64_t SW, int64_t KD, int64_t KH,
+                                      int64_t KW) {
+    const int64_t IH = g[1], IW = g[2], OD = g[3], OH = g[4], OW = g[5], SD = g[9], SH = g[10];
+    const int64_t ds = IH * IW;
+    for (int64_t od = 0; od < OD; ++od)
+    for (int64_t oh = 0; oh < OH; ++oh) {
+        const int64_t first = od * SD * ds + oh * SH * IW, o = (od * OH + oh) * OW;
+        T* restrict d = dxp + first;
+        const T* restrict dyr = dyp + o;
+        if (add) {
+            for (int64_t ow = 0; ow < OW; ++ow) {
+                const T share = dyr[ow] / div;
+                for (int64_t kd = 0; kd < KD; ++kd)
+                for (int64_t kh = 0; kh < KH; ++kh)
+                for (int64_t kw = 0; kw < KW; ++kw) d[ow * SW + kd * ds + kh * IW + kw] = share;
+            }
+            continue;
+        }
+        const T* restrict w = xp + first;
+        const T* restrict yr = yp + o;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+            /* `left` is 1 until the first hit, then 0: selects in T vectorise, flags do not */
+            const T m = yr[ow], gv = dyr[ow];
+            T left = 1;
+            for (int64_t kd = 0; kd < KD; ++kd)
+            for (int64_t kh = 0; kh < KH; ++kh)
+            for (int64_t kw = 0; kw < KW; ++kw) {
+                const int64_t at = ow * SW + kd * ds + kh * IW + kw;
+                const T hit = w[at] == m ? left : (T)0;
+                d[at] = gv * hit;
+                left -= hit;
+            }
+        }
+    }
+}
+
+/* calls F(m, SW, KD, KH, KW), m a constant, with constant extents for the common windows
+ * (2x2 / 2, 3x3 / 2, 3x3 / 3), else with the plane's values */
+#define CK_POOL_GEOMS(F, m, SW, KD, KH, KW) do { \
+    const int ck_2d = (KD) == 1, ck_k2 = (KH) == 2 && (KW) == 2, ck_k3 = (KH) == 3 && (KW) == 3; \
+    if (ck_2d && ck_k2 && (SW) == 2) F(m, 2, 1, 2, 2); \
+    else if (ck_2d && ck_k3 && (SW) == 2) F(m, 2, 1, 3, 3); \
+    else if (ck_2d && ck_k3 && (SW) == 3) F(m, 3, 1, 3, 3); \
+    else F(m, SW, KD, KH, KW); \
+} while (0)
+
+static void SFX(ck_pool_fast_fwd)(const T* x, T* y, int64_t planes, const int64_t* g, int kind,
+                                  int nt) {
+    CK_PGEOM
+    const int nthr = ck_threads(nt);
+    const int par = planes * OS * KD * KH * KW > CK_PAR_MIN_CHEAP && nthr > 1;
+    const T div = kind == 1 ? (T)(KD * KH * KW) : (T)1;
+    CK_PFOR
+    for (int64_t pl = 0; pl < planes; ++pl) {
+        const T* xp = x + pl * IS;
+        T* yp = y + pl * OS;
+#define CK_CALL(m, sw, kd, kh, kw) SFX(ck_pool_plane_fwd)(xp, yp, g, div, m, sw, kd, kh, kw)
+        if (kind != 0) CK_POOL_GEOMS(CK_CALL, CK_POOL_SUM, SW, KD, KH, KW);
+        else if (!SFX(ck_has_nan)(xp, IS)) CK_POOL_GEOMS(CK_CALL, CK_POOL_MAX_NO_NAN, SW, KD, KH, KW);
+        else CK_CALL(CK_POOL_MAX, SW, KD, KH, KW);  /* NaN: rare, no specialisation */
+#undef CK_CALL
+    }
+}
+
+static void SFX(ck_pool_fast_bwd)(const T* x, const T* y, const T* dy, T* dx, int64_t planes,
+                                  const int64_t* g, int kind, int nt) {
+    CK_PGEOM
+    const int nthr = ck_threads(nt);
+    const int par = planes * IS > CK_PAR_MIN_CHEAP && nthr > 1;
+    const T div = kind == 1 ? (T)(KD * KH * KW) : (T)1;
+    const int add = kind != 0;
+    /* windows tiling the data cover every cell: no zeroing */
+    const int tiled = SD == KD && SH == KH && SW == KW && ID == OD * KD && IH == OH * KH
+                      && IW == OW * KW;
+    CK_PFOR
+    for (int64_t pl = 0; pl < planes; ++pl) {
+        const T* xp = add ? NULL : x + pl * IS;
+        const T* yp = add ? NULL : y + pl * OS;
+        T* dxp = dx + pl * IS;
+        if (!tiled) memset(dxp, 0, (size_t)IS * sizeof(T));
+#define CK_CALL(a, sw, kd, kh, kw) \
+        SFX(ck_pool_plane_bwd)(xp, yp, dy + pl * OS, dxp, g, div, a, sw, kd, kh, kw)
+        if (add) CK_POOL_GEOMS(CK_CALL, 1, SW, KD, KH, KW);
+        else CK_POOL_GEOMS(CK_CALL, 0, SW, KD, KH, KW);
+#undef CK_CALL
+    }
+}
+
+/* -- the general path: padding, windows cut at the data's end, overlapping windows ----------- */
+/* the running maximum after seeing v: NaN wins and stays (numpy's maximum) */
+#define CK_MAXSEL(r, v) ((((v) > (r)) | ((v) != (v))) & ((r) == (r)) ? (v) : (r))
+
+static void SFX(ck_pool_general_fwd)(const T* x, T* y, int64_t planes, const int64_t* g,
+                                     int kind, int include_pad, int nt) {
     CK_PGEOM
     const int nthr = ck_threads(nt);
     const int par = planes * OS * KD * KH * KW > CK_PAR_MIN && nthr > 1;
@@ -291,7 +539,8 @@ void SFX(ck_pool_fwd)(const T* x, T* y, int64_t planes, const int64_t* g, int ki
         T* yp = y + pl * OS;
         for (int64_t od = 0; od < OD; ++od)
         for (int64_t oh = 0; oh < OH; ++oh) {
-            /* one output row: every tap of the window adds (or maxes) a strided input row */
+            /* one output row: every tap of the window adds (or maxes) a strided input row;
+             * max starts from the lowest value, as the numpy kernel's padding */
             const int64_t d0 = od * SD - PD, h0 = oh * SH - PH;
             T* yr = yp + (od * OH + oh) * OW;
             const T init = kind == 0 ? TLOWEST : (T)0;
@@ -309,7 +558,7 @@ void SFX(ck_pool_fwd)(const T* x, T* y, int64_t planes, const int64_t* g, int ki
                         if (kind == 0) {
                             for (int64_t ow = lo; ow < hi; ++ow) {
                                 const T v = row[ow * SW + off], r = yr[ow];
-                                yr[ow] = (v > r || v != v) && r == r ? v : r;
+                                yr[ow] = CK_MAXSEL(r, v);
                             }
                         } else {
                             for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += row[ow * SW + off];
@@ -328,77 +577,93 @@ void SFX(ck_pool_fwd)(const T* x, T* y, int64_t planes, const int64_t* g, int ki
     }
 }
 
-/* dx from dy: max sends each window's gradient to its first cell (in window order, padding
- * cells counting as the lowest value) equal to the output; avg/sum spread it over the window.
- * max reads x and y; avg and sum read neither. Like the forward, each output row is walked
- * once per kernel tap with an inner loop over the row. */
-void SFX(ck_pool_bwd)(const T* x, const T* y, const T* dy, T* dx, int64_t planes, const int64_t* g,
-                      int kind, int include_pad, int nt) {
+/* Each output row is walked once per kernel tap with an inner loop over the row; dx is
+ * accumulated in tap order, as the numpy kernel does. `taken` and `share` (OW entries) are
+ * per-thread work rows. */
+static void SFX(ck_pool_general_bwd_plane)(const T* xp, const T* yp, const T* dyp, T* dxp,
+                                           const int64_t* g, int kind, int include_pad,
+                                           unsigned char* taken, T* share) {
     CK_PGEOM
-    const int nthr = ck_threads(nt);
-    const int par = planes * OS * KD * KH * KW > CK_PAR_MIN && nthr > 1;
-    /* windows tiling the data exactly write every cell once: no zeroing, no accumulation */
-    const int tiled = PD == 0 && PH == 0 && PW == 0 && SD == KD && SH == KH && SW == KW
-                      && ID == OD * KD && IH == OH * KH && IW == OW * KW;
-    CK_PFOR
-    for (int64_t pl = 0; pl < planes; ++pl) {
-        const T* xp = kind == 0 ? x + pl * IS : NULL;
-        const T* yp = kind == 0 ? y + pl * OS : NULL;
-        T* dxp = dx + pl * IS;
-        unsigned char* taken = kind == 0 ? (unsigned char*)malloc((size_t)OW) : NULL;
-        T* share = kind == 1 ? (T*)malloc((size_t)OW * sizeof(T)) : NULL;
-        if (!tiled) memset(dxp, 0, (size_t)IS * sizeof(T));
-        for (int64_t od = 0; od < OD; ++od)
-        for (int64_t oh = 0; oh < OH; ++oh) {
-            const int64_t d0 = od * SD - PD, h0 = oh * SH - PH;
-            const T* dyr = dy + pl * OS + (od * OH + oh) * OW;
-            const T* yr = kind == 0 ? yp + (od * OH + oh) * OW : NULL;
-            const T* gr = dyr;
-            if (kind == 0) memset(taken, 0, (size_t)OW);
-            if (kind == 1) {
-                const int64_t cdh = ck_count(d0, KD, ID, PD, include_pad) * ck_count(h0, KH, IH, PH, include_pad);
-                for (int64_t ow = 0; ow < OW; ++ow) {
-                    const int64_t cnt = cdh * ck_count(ow * SW - PW, KW, IW, PW, include_pad);
-                    share[ow] = dyr[ow] / (T)(cnt > 1 ? cnt : 1);
-                }
-                gr = share;
+    memset(dxp, 0, (size_t)IS * sizeof(T));
+    for (int64_t od = 0; od < OD; ++od)
+    for (int64_t oh = 0; oh < OH; ++oh) {
+        const int64_t d0 = od * SD - PD, h0 = oh * SH - PH;
+        const T* dyr = dyp + (od * OH + oh) * OW;
+        const T* yr = kind == 0 ? yp + (od * OH + oh) * OW : NULL;
+        const T* gr = dyr;
+        if (kind == 0) memset(taken, 0, (size_t)OW);
+        if (kind == 1) {
+            const int64_t cdh = ck_count(d0, KD, ID, PD, include_pad) * ck_count(h0, KH, IH, PH, include_pad);
+            for (int64_t ow = 0; ow < OW; ++ow) {
+                const int64_t cnt = cdh * ck_count(ow * SW - PW, KW, IW, PW, include_pad);
+                share[ow] = dyr[ow] / (T)(cnt > 1 ? cnt : 1);
             }
-            for (int64_t kd = 0; kd < KD; ++kd)
-            for (int64_t kh = 0; kh < KH; ++kh) {
-                const int64_t d = d0 + kd, h = h0 + kh;
-                const int rows_in = d >= 0 && d < ID && h >= 0 && h < IH;
-                const T* xrow = rows_in && kind == 0 ? xp + (d * IH + h) * IW : NULL;
-                T* drow = rows_in ? dxp + (d * IH + h) * IW : NULL;
-                for (int64_t kw = 0; kw < KW; ++kw) {
-                    const int64_t off = kw - PW;
-                    const int64_t lo = rows_in ? ck_lo(off, SW) : 0;
-                    const int64_t hi = rows_in ? ck_imax(ck_hi(off, SW, IW, OW), lo) : 0;
-                    if (kind != 0) {
-                        if (tiled) for (int64_t ow = lo; ow < hi; ++ow) drow[ow * SW + off] = gr[ow];
-                        else for (int64_t ow = lo; ow < hi; ++ow) drow[ow * SW + off] += gr[ow];
-                        continue;
-                    }
-                    if (tiled) {
-                        for (int64_t ow = lo; ow < hi; ++ow) {
-                            const unsigned char hit = (xrow[ow * SW + off] == yr[ow]) & !taken[ow];
-                            drow[ow * SW + off] = dyr[ow] * (T)hit;
-                            taken[ow] |= hit;
-                        }
-                        continue;
-                    }
-                    for (int64_t ow = 0; ow < lo; ++ow) taken[ow] |= yr[ow] == TLOWEST;
-                    for (int64_t ow = hi; ow < OW; ++ow) taken[ow] |= yr[ow] == TLOWEST;
-                    for (int64_t ow = lo; ow < hi; ++ow) {
-                        const unsigned char hit = (xrow[ow * SW + off] == yr[ow]) & !taken[ow];
-                        drow[ow * SW + off] += dyr[ow] * (T)hit;  /* as numpy: dy * hit */
-                        taken[ow] |= hit;
-                    }
+            gr = share;
+        }
+        for (int64_t kd = 0; kd < KD; ++kd)
+        for (int64_t kh = 0; kh < KH; ++kh) {
+            const int64_t d = d0 + kd, h = h0 + kh;
+            const int rows_in = d >= 0 && d < ID && h >= 0 && h < IH;
+            const T* xrow = rows_in && kind == 0 ? xp + (d * IH + h) * IW : NULL;
+            T* drow = rows_in ? dxp + (d * IH + h) * IW : NULL;
+            for (int64_t kw = 0; kw < KW; ++kw) {
+                const int64_t off = kw - PW;
+                const int64_t lo = rows_in ? ck_lo(off, SW) : 0;
+                const int64_t hi = rows_in ? ck_imax(ck_hi(off, SW, IW, OW), lo) : 0;
+                if (kind != 0) {
+                    for (int64_t ow = lo; ow < hi; ++ow) drow[ow * SW + off] += gr[ow];
+                    continue;
+                }
+                /* a padding cell (the lowest value) can be the first maximum */
+                for (int64_t ow = 0; ow < lo; ++ow) taken[ow] |= yr[ow] == TLOWEST;
+                for (int64_t ow = hi; ow < OW; ++ow) taken[ow] |= yr[ow] == TLOWEST;
+                for (int64_t ow = lo; ow < hi; ++ow) {
+                    const unsigned char hit = (xrow[ow * SW + off] == yr[ow]) & !taken[ow];
+                    drow[ow * SW + off] += dyr[ow] * (T)hit;  /* as numpy: dy * hit */
+                    taken[ow] |= hit;
                 }
             }
         }
+    }
+}
+
+static void SFX(ck_pool_general_bwd)(const T* x, const T* y, const T* dy, T* dx, int64_t planes,
+                                     const int64_t* g, int kind, int include_pad, int nt) {
+    CK_PGEOM
+    const int nthr = ck_threads(nt);
+    const int par = planes * OS * KD * KH * KW > CK_PAR_MIN && nthr > 1;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nthr) if(par)
+#endif
+    {
+        unsigned char* taken = (unsigned char*)malloc((size_t)OW + 1);
+        T* share = (T*)malloc(((size_t)OW + 1) * sizeof(T));
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t pl = 0; pl < planes; ++pl)
+            SFX(ck_pool_general_bwd_plane)(kind == 0 ? x + pl * IS : NULL,
+                                           kind == 0 ? y + pl * OS : NULL, dy + pl * OS,
+                                           dx + pl * IS, g, kind, include_pad, taken, share);
         free(taken);
         free(share);
     }
+}
+
+void SFX(ck_pool_fwd)(const T* x, T* y, int64_t planes, const int64_t* g, int kind,
+                      int include_pad, int nt) {
+    if (SFX(ck_pool_inner)(g)) SFX(ck_pool_fast_fwd)(x, y, planes, g, kind, nt);
+    else SFX(ck_pool_general_fwd)(x, y, planes, g, kind, include_pad, nt);
+}
+
+/* dx from dy: max sends each window's gradient to its first cell (in window order, padding
+ * cells counting as the lowest value) equal to the output; avg/sum spread it over the window.
+ * max reads x and y; avg and sum read neither. */
+void SFX(ck_pool_bwd)(const T* x, const T* y, const T* dy, T* dx, int64_t planes, const int64_t* g,
+                      int kind, int include_pad, int nt) {
+    const int disjoint = g[9] >= g[6] && g[10] >= g[7] && g[11] >= g[8];
+    if (disjoint && SFX(ck_pool_inner)(g)) SFX(ck_pool_fast_bwd)(x, y, dy, dx, planes, g, kind, nt);
+    else SFX(ck_pool_general_bwd)(x, y, dy, dx, planes, g, kind, include_pad, nt);
 }
 
 /* ============================== BatchNorm ================================================== */

@@ -19,6 +19,20 @@
  * microseconds on an idle machine but can cost a scheduler slice when the cores are shared,
  * so only loops of a fraction of a millisecond or more go parallel */
 #define CK_PAR_MIN 131072
+/* the same for loops doing a few cheap operations per element (copies, im2col, pooling,
+ * sums). A parallel region costs tens of microseconds once the sleeping (OMP_WAIT_POLICY=
+ * PASSIVE, see _lib.py) worker has to be woken, and more when an OpenBLAS thread spins on the
+ * other core after a GEMM (it does for a while after each one): measured on LeNet, such loops
+ * of a few hundred thousand elements ran slower on 2 threads than on one. */
+#define CK_PAR_MIN_CHEAP (8 * CK_PAR_MIN)
+
+/* a small helper to inline even where gcc would not (the pooling fast paths rely on it to
+ * specialise on constant window extents) */
+#if defined(__GNUC__)
+#define CK_INLINE static inline __attribute__((always_inline))
+#else
+#define CK_INLINE static inline
+#endif
 
 static int ck_threads(int nt) {
 #ifdef _OPENMP

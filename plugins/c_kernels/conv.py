@@ -6,7 +6,8 @@ positions per sample) lay the columns out (channels x kernel, batch x cells), so
 per group covers the whole batch, and transpose the result (the forward's bias add is fused
 into that transpose); larger ones lay them out batch-major and run one GEMM per sample, straight
 into the output. The batch is split into chunks whose columns fit in ``workspace`` megabytes,
-as in the numpy kernels. Bias gradients are C loops too.
+as in the numpy kernels, and in ``CACHE_CHUNK_BYTES`` (the columns then stay in cache between
+im2col and the GEMM). Bias gradients are C loops too.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ from ._lib import (
 
 #: below this many window positions per sample, one GEMM covers the whole batch
 MERGE_BELOW_CELLS = 256
+#: chunks of the batch hold at most this many bytes of columns (about a core's L2 cache),
+#: so that im2col writes, and the GEMMs then read, cached memory rather than main memory
+#: (LeNet's training step: about 15% faster on one thread, 5-10% on two)
+CACHE_CHUNK_BYTES = 2 << 20
 
 
 def _spatial(value: tuple, nd: int, default: int) -> tuple[int, ...]:
@@ -93,7 +98,7 @@ def _plan(p: Params, image_sp: tuple, cells_sp: tuple, in_ch: int, batch: int, d
                     + _three(pad, 0), np.int64)
     cells = prod(cells_sp)
     per_sample = max(1, in_ch * prod(kernel) * cells * np.dtype(dtype).itemsize)
-    step = max(1, min(batch, (p.workspace << 20) // per_sample))
+    step = max(1, min(batch, min(p.workspace << 20, CACHE_CHUNK_BYTES) // per_sample))
     chunks = [(lo, min(lo + step, batch)) for lo in range(0, batch, step)]
     fns = {name: func(f"ck_{name}", dtype) for name in ("im2col", "col2im", "swap01", "channel_sum")}
     return _Plan(p.num_group, in_ch, in_ch // p.num_group * prod(kernel), cells,
@@ -119,6 +124,15 @@ def _weight_grad(dw: np.ndarray, first: bool, a: np.ndarray, b: np.ndarray) -> N
             np.sum(part, axis=0, out=dw)
         else:
             dw += part.sum(axis=0)
+    elif dw.shape[-1] > dw.shape[-2]:
+        # OpenBLAS runs (wide @ long) products with few output rows markedly slower than the
+        # transposed product (b.T @ a.T, many rows): LeNet's conv2 takes 1.8 ms vs 1.3 ms
+        part = np.matmul(b.swapaxes(-1, -2), a.swapaxes(-1, -2),
+                         out=scratch("ck_wgrad", dw.shape[:-2] + dw.shape[:-3:-1], dw.dtype))
+        if first:
+            np.copyto(dw, part.swapaxes(-1, -2))
+        else:
+            dw += part.swapaxes(-1, -2)
     elif first:
         np.matmul(a, b, out=dw)
     else:
