@@ -217,7 +217,8 @@ def test_unknown_key_names_the_line_and_suggests_the_nearest(files: dict[str, Pa
     message = str(err.value)
     assert message.startswith(f"{files['project']}, line 5: unknown configuration key "
                               "'backends.ordr'. Did you mean 'backends.order'?")
-    assert "Valid keys: backends.order, backends.strict, c_kernels.num_threads" in message
+    assert ("Valid keys: backends.order, backends.strict, c_kernels.fuse_fc_act, "
+            "c_kernels.num_threads") in message
 
 
 def test_unknown_dotted_key_in_pyproject(files: dict[str, Path]) -> None:

@@ -22,6 +22,8 @@ __all__ = ["BACKEND", "UNAVAILABLE_REASON", "KERNEL_MODULES", "available", "open
 
 BACKEND = "c"
 OPT_OUT = "MXLITE_NO_C_KERNELS"
+#: configuration key: fuse FullyConnected + Activation into one node at bind
+FUSE_KEY = "c_kernels.fuse_fc_act"
 #: modules whose ``KERNELS`` map operator names to ``factory(numpy_kernel) -> Kernel``
 KERNEL_MODULES = ("layers", "conv", "pooling", "norm", "softmax", "elemwise")
 
@@ -52,6 +54,28 @@ def openmp() -> bool:
         return False
     from ._lib import lib
     return bool(lib.ck_openmp())
+
+
+@hookimpl
+def mxlite_config_defaults(defaults) -> None:  # type: ignore[no-untyped-def]
+    """``c_kernels.fuse_fc_act``: fuse FullyConnected + Activation at bind (see ``fused``)."""
+    defaults[FUSE_KEY] = True
+
+
+@hookimpl
+def mxlite_register_ops(registry) -> None:  # type: ignore[no-untyped-def]
+    """The fused ``_fc_act`` operator (nothing when the pack is unavailable)."""
+    if available() and "FullyConnected" in registry and "Activation" in registry:
+        fused = import_module(f"{__name__}.fused")
+        registry.add_op(fused.fused_op(registry.get("FullyConnected"), registry.get("Activation")))
+
+
+@hookimpl
+def mxlite_register_graph_passes(registry) -> None:  # type: ignore[no-untyped-def]
+    """The pass that makes ``_fc_act`` nodes when "c" is in ``backends.order``."""
+    if available():
+        fused = import_module(f"{__name__}.fused")
+        registry.add_graph_pass(fused.PASS_NAME, fused.fuse_fc_act)
 
 
 @hookimpl

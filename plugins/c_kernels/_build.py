@@ -37,6 +37,9 @@ void ck_prelu_bwd_{s}(const {t}* og, const {t}* x, const {t}* gamma, {t}* dx, {t
                       int64_t B, int64_t C, int64_t S, int64_t gs, int nt);
 void ck_add_bias_rows_{s}({t}* y, const {t}* bias, int64_t rows, int64_t cols, int nt);
 void ck_col_sum_{s}(const {t}* g, {t}* out, int64_t rows, int64_t cols, int nt);
+void ck_fc_epilogue_{s}({t}* y, const {t}* bias, int64_t rows, int64_t cols, int kind, int nt);
+void ck_fc_act_bwd_{s}(const {t}* og, const {t}* y, {t}* dpre, {t}* db, int64_t rows,
+                       int64_t cols, int kind, int nt);
 void ck_channel_sum_{s}(const {t}* g, {t}* out, int64_t B, int64_t C, int64_t S, int nt);
 void ck_swap01_{s}(const {t}* src, {t}* dst, const {t}* bias, int64_t A, int64_t B, int64_t P,
                    int nt);

@@ -130,6 +130,32 @@ void SFX(ck_col_sum)(const T* g, T* out, int64_t rows, int64_t cols, int nt) {
     }
 }
 
+/* FullyConnected's fused epilogue: y[r, :] = act(y[r, :] + bias), bias may be NULL; kinds
+ * as ck_act_fwd (relu, sigmoid, tanh, softrelu), in the same order of operations as the
+ * bias add followed by ck_act_fwd */
+#define CK_EPI(EXPR) do { CK_PFOR for (int64_t r = 0; r < rows; ++r) { T* yr = y + r * cols; \
+    for (int64_t c = 0; c < cols; ++c) { const T v = bias ? yr[c] + bias[c] : yr[c]; yr[c] = (EXPR); } } } while (0)
+void SFX(ck_fc_epilogue)(T* y, const T* bias, int64_t rows, int64_t cols, int kind, int nt) {
+    const int nthr = ck_threads(nt);
+    const int par = rows * cols > CK_PAR_MIN && nthr > 1;
+    switch (kind) {
+    case 0: CK_EPI(v < 0 ? (T)0 : v); break;
+    case 1: CK_EPI(TFAST_SIGMOID(v)); break;
+    case 2: CK_EPI(TFAST_TANH(v)); break;
+    case 3: CK_EPI((v > 0 ? v : (T)0) + TLOG1P(TEXP(-TABS(v)))); break;
+    default: break;
+    }
+}
+#undef CK_EPI
+
+/* its gradient: dpre = og * act'(y) (dpre may alias og), and db = the column sums of dpre when
+ * db is not NULL */
+void SFX(ck_fc_act_bwd)(const T* og, const T* y, T* dpre, T* db, int64_t rows, int64_t cols,
+                        int kind, int nt) {
+    SFX(ck_act_bwd)(og, NULL, y, dpre, rows * cols, kind, 0.0, nt);
+    if (db) SFX(ck_col_sum)(dpre, db, rows, cols, nt);
+}
+
 /* sum of x[0..n) in double, over 8 running partial sums: one sum would wait on the latency
  * of every addition, which bounds a long sum at a fraction of the machine's add rate */
 static inline double SFX(ck_sum_double)(const T* restrict x, int64_t n) {
