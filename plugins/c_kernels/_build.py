@@ -71,10 +71,11 @@ void ck_ewise_{s}(int op, const {t}* a, const {t}* b, const {t}* c, {t}* out, in
                   const int64_t* shape, const int64_t* sa, const int64_t* sb, const int64_t* sc,
                   double scalar, int nt);
 void ck_reduce_{s}(const {t}* x, {t}* out, int64_t A, int64_t R, int64_t B, int op, int nt);
-void ck_sgd_update_{s}({t}* w, const {t}* g, {t}* mom, int64_t n, {t} lr, {t} wd, {t} rescale,
-                       {t} clip, {t} momentum, int nt);
-void ck_adam_update_{s}({t}* w, const {t}* g, {t}* mean, {t}* var, int64_t n, {t} lr, {t} wd,
-                        {t} rescale, {t} clip, {t} beta1, {t} beta2, {t} eps, int nt);
+void ck_sgd_update_{s}({t}* w, const {t}* g, {t}* mom, int64_t n, float lr, float wd,
+                       float rescale, float clip, float momentum, int nt);
+void ck_adam_update_{s}({t}* w, const {t}* g, {t}* mean, {t}* var, int64_t n, float lr,
+                        float wd, float rescale, float clip, float beta1, float beta2, float eps,
+                        int nt);
 """
 
 CDEF = "int ck_openmp(void);\nint ck_max_threads(void);\n" + "".join(

@@ -1019,9 +1019,11 @@ void SFX(ck_reduce)(const T* x, T* out, int64_t A, int64_t R, int64_t B, int op,
 
 /* ============================== optimizer updates ========================================== */
 /* MXNet's sgd_update / sgd_mom_update in T, in the optimizer's order of operations; hyper-
- * parameters arrive already rounded as the optimizer rounds them. clip < 0: no clipping. */
-void SFX(ck_sgd_update)(T* w, const T* g, T* mom, int64_t n, T lr, T wd, T rescale, T clip,
-                        T momentum, int nt) {
+ * parameters arrive as float (rounded to float32 as MXNet's kernels parse them), then are
+ * widened to T. clip < 0: no clipping. */
+void SFX(ck_sgd_update)(T* w, const T* g, T* mom, int64_t n, float lr_f, float wd_f,
+                        float rescale_f, float clip_f, float momentum_f, int nt) {
+    const T lr = lr_f, wd = wd_f, rescale = rescale_f, clip = clip_f, momentum = momentum_f;
     const int nthr = ck_threads(nt);
     const int par = n > CK_PAR_MIN && nthr > 1;
     const T lr_rescale = lr * rescale, lr_wd = lr * wd;
@@ -1047,8 +1049,11 @@ void SFX(ck_sgd_update)(T* w, const T* g, T* mom, int64_t n, T lr, T wd, T resca
     }
 }
 
-void SFX(ck_adam_update)(T* w, const T* g, T* mean, T* var, int64_t n, T lr, T wd, T rescale,
-                         T clip, T beta1, T beta2, T eps, int nt) {
+void SFX(ck_adam_update)(T* w, const T* g, T* mean, T* var, int64_t n, float lr_f, float wd_f,
+                         float rescale_f, float clip_f, float beta1_f, float beta2_f, float eps_f,
+                         int nt) {
+    const T lr = lr_f, wd = wd_f, rescale = rescale_f, clip = clip_f, beta1 = beta1_f,
+            beta2 = beta2_f, eps = eps_f;
     const int nthr = ck_threads(nt);
     const int par = n > CK_PAR_MIN && nthr > 1;
     const T one = (T)1, k1 = one - beta1, k2 = one - beta2;

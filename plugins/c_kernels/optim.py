@@ -25,32 +25,36 @@ from ._lib import FLOATS, NULL, func, ptr, threads
 __all__ = ["sgd_update", "adam_update", "sgd", "adam"]
 
 
-def _usable(*arrays: np.ndarray | None) -> bool:
-    first = arrays[0]
-    if first is None or first.dtype not in FLOATS:
+_SGD = {dtype: func("ck_sgd_update", dtype) for dtype in FLOATS}
+_ADAM = {dtype: func("ck_adam_update", dtype) for dtype in FLOATS}
+
+
+def _usable(first: np.ndarray, *others: np.ndarray | None) -> bool:
+    """float32/float64 C-contiguous writeable arrays of one dtype and shape."""
+    if type(first) is not np.ndarray or first.dtype not in FLOATS:
         return False
-    return all(a is None or (isinstance(a, np.ndarray) and a.dtype == first.dtype
-                             and a.shape == first.shape and a.flags.c_contiguous)
-               for a in arrays)
+    flags = first.flags
+    if not (flags.c_contiguous and flags.writeable):
+        return False
+    dtype, shape = first.dtype, first.shape
+    return all(a is None or (type(a) is np.ndarray and a.dtype == dtype and a.shape == shape
+                             and a.flags.c_contiguous) for a in others)
 
 
-def _f32(value: float) -> float:
-    """A hyper-parameter as the optimizer's kernels see it: rounded to float32."""
-    return float(np.float32(value))
-
-
+# The C kernels take the hyper-parameters as C floats: cffi rounds each Python float to float32
+# exactly as ``np.float32(value)`` does (the rounding the optimizer's numpy code applies), and
+# the float64 kernels widen them again.
 def sgd_update(weight: np.ndarray, grad: np.ndarray, mom: np.ndarray | None, lr: float,
                wd: float, rescale_grad: float, clip_gradient: float | None,
                momentum: float, nt: int | None = None) -> bool:
     """``weight`` (and ``mom``) updated in place as ``SGD.update`` does; ``clip_gradient``
     None (or <= 0) means no clipping, ``mom`` None means no momentum; ``nt`` threads (None:
     the ``c_kernels.num_threads`` setting)."""
-    if not _usable(weight, grad, mom) or not weight.flags.writeable:
+    if not _usable(weight, grad, mom):
         return False
-    clip = _f32(clip_gradient) if clip_gradient is not None and clip_gradient > 0 else -1.0
-    func("ck_sgd_update", weight.dtype)(
-        ptr(weight), ptr(grad), NULL if mom is None else ptr(mom), weight.size, _f32(lr),
-        _f32(wd), _f32(rescale_grad), clip, _f32(momentum), threads() if nt is None else nt)
+    clip = clip_gradient if clip_gradient is not None and clip_gradient > 0 else -1.0
+    _SGD[weight.dtype](ptr(weight), ptr(grad), NULL if mom is None else ptr(mom), weight.size,
+                       lr, wd, rescale_grad, clip, momentum, threads() if nt is None else nt)
     return True
 
 
@@ -59,13 +63,12 @@ def adam_update(weight: np.ndarray, grad: np.ndarray, mean: np.ndarray, var: np.
                 beta1: float, beta2: float, epsilon: float, nt: int | None = None) -> bool:
     """``weight``, ``mean`` and ``var`` updated in place as ``Adam.update`` does, with ``lr``
     already bias-corrected (``lr * sqrt(1 - beta2**t) / (1 - beta1**t)``)."""
-    if not _usable(weight, grad, mean, var) or not weight.flags.writeable:
+    if not _usable(weight, grad, mean, var):
         return False
-    clip = _f32(clip_gradient) if clip_gradient is not None and clip_gradient > 0 else -1.0
-    func("ck_adam_update", weight.dtype)(
-        ptr(weight), ptr(grad), ptr(mean), ptr(var), weight.size, _f32(lr), _f32(wd),
-        _f32(rescale_grad), clip, _f32(beta1), _f32(beta2), _f32(epsilon),
-        threads() if nt is None else nt)
+    clip = clip_gradient if clip_gradient is not None and clip_gradient > 0 else -1.0
+    _ADAM[weight.dtype](ptr(weight), ptr(grad), ptr(mean), ptr(var), weight.size, lr, wd,
+                        rescale_grad, clip, beta1, beta2, epsilon,
+                        threads() if nt is None else nt)
     return True
 
 
