@@ -400,3 +400,39 @@ def test_json_round_trip_keeps_params() -> None:
     padded = np.pad(np.tile(x, (1, 1, 2, 1)), ((0, 0), (0, 0), (1, 1), (1, 1)), mode="edge")
     for graph in (sym, mx.sym.load_json(sym.tojson())):
         check_symbolic_forward(graph, {"x": x}, [padded.reshape(1, 60)])
+
+
+# -- copy kernels: the planner-view skip -------------------------------------------------------
+def _block_views(shapes: list[tuple]) -> list[np.ndarray]:
+    """Typed views of one uint8 block's start, as the memory planner makes them."""
+    block = np.zeros(4 * int(np.prod(shapes[0])), np.uint8)
+    return [block.view(np.float32).reshape(s) for s in shapes]
+
+
+@pytest.mark.parametrize("op, params, shapes", [
+    ("Flatten", {}, [(2, 3, 4), (2, 12)]),
+    ("expand_dims", {"axis": 1}, [(2, 12), (2, 1, 12)]),
+    ("squeeze", {}, [(2, 1, 12), (2, 12)]),
+    ("BlockGrad", {}, [(2, 12), (2, 12)]),
+    ("_copy", {}, [(2, 12), (2, 12)]),
+])
+def test_copy_kernels_skip_planner_views_and_copy_otherwise(op: str, params: dict,
+                                                            shapes: list) -> None:
+    from mxlite_builtin_ops.shape_ops import same_storage
+    definition = get_registry().get(op)
+    p = definition.parse_params(params)
+    forward = definition.kernels["numpy"].forward
+    src, dst = _block_views(shapes)
+    src[...] = np.arange(src.size, dtype=np.float32).reshape(src.shape)
+    assert same_storage(src, dst)
+    forward(p, [src], [dst], [], False)  # the output is the input's bytes: nothing to do
+    np.testing.assert_array_equal(dst.reshape(-1), np.arange(src.size))
+    parent = np.zeros(2 * src.size, np.float32)  # one base, other bytes: a real copy
+    near, other = parent[:src.size].reshape(src.shape), parent[src.size:].reshape(dst.shape)
+    near[...] = src
+    assert other.base is near.base and not same_storage(near, other)
+    forward(p, [near], [other], [], False)
+    np.testing.assert_array_equal(other.reshape(-1), np.arange(src.size))
+    fresh = np.zeros(dst.shape, np.float32)  # an array of its own
+    forward(p, [src], [fresh], [], False)
+    np.testing.assert_array_equal(fresh.reshape(-1), np.arange(src.size))

@@ -98,8 +98,18 @@ def _slice_shape(p: Params, ins: list, outs: list, aux: list):
     return ins, [tuple(out)], aux
 
 
+@lru_cache(maxsize=1024)
+def _cached_slices(begin: Any, end: Any, step: Any, shape: tuple) -> tuple:
+    return _slices(Params({"begin": begin, "end": end, "step": step}), shape)
+
+
 def _slice_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
-    np.copyto(outs[0], ins[0][_slices(p, ins[0].shape)])
+    x = ins[0]
+    try:
+        index = _cached_slices(p.begin, p.end, p.step, x.shape)
+    except TypeError:  # unhashable values (lists) as given
+        index = _slices(p, x.shape)
+    outs[0][...] = x[index]
 
 
 def _slice_backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: list,
@@ -153,8 +163,14 @@ def _slice_axis_shape(p: Params, ins: list, outs: list, aux: list):
     return ins, [tuple(out)], aux
 
 
+@lru_cache(maxsize=1024)
+def _cached_axis_index(axis: int, begin: int, end: "int | None", shape: tuple) -> tuple:
+    return _slice_axis_index(Params({"axis": axis, "begin": begin, "end": end}), shape)
+
+
 def _slice_axis_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
-    np.copyto(outs[0], ins[0][_slice_axis_index(p, ins[0].shape)])
+    x = ins[0]
+    outs[0][...] = x[_cached_axis_index(p.axis, p.begin, p.end, x.shape)]
 
 
 def _slice_axis_backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: list,

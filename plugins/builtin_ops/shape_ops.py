@@ -11,6 +11,7 @@ an empty array raises at inference instead.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from math import prod
 from typing import Any
 
@@ -59,15 +60,27 @@ def fill_unknown(shape: tuple, total: int, what: str) -> tuple:
     return tuple(d or total // rest for d in shape)
 
 
+def same_storage(src: np.ndarray, dst: np.ndarray) -> bool:
+    """Whether ``dst`` holds exactly ``src``'s bytes: the planner made it a view of src's
+    storage (both typed views of one block's start). The base test is cheap and rules out
+    every other case; only arrays of one base pay for the address comparison."""
+    return (dst.base is not None and dst.base is src.base
+            and dst.ctypes.data == src.ctypes.data and dst.nbytes == src.nbytes
+            and dst.flags.c_contiguous and src.flags.c_contiguous)
+
+
 def copy_reshaped(src: np.ndarray, dst: np.ndarray) -> None:
-    """Copy ``src`` into ``dst`` of the same size but another shape (a view, no temporary);
-    nothing to do when the planner made ``dst`` a view of ``src``'s storage."""
-    if dst.ctypes.data != src.ctypes.data:
-        np.copyto(dst, src.reshape(dst.shape))
+    """Copy ``src`` into ``dst`` of the same size but maybe another shape (a view, no
+    temporary); nothing to do when the planner made ``dst`` a view of ``src``'s storage."""
+    if not same_storage(src, dst):
+        dst[...] = src.reshape(dst.shape)
 
 
 def _forward_copy(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
-    copy_reshaped(ins[0], outs[0])
+    dst = outs[0]
+    src = ins[0].reshape(dst.shape)
+    if dst.base is None or not same_storage(src, dst):
+        dst[...] = src
 
 
 def _backward_copy(p: Params, out_grads: list, ins: list, outs: list, in_grads: list,
@@ -349,6 +362,18 @@ def _split_shape(p: Params, ins: list, outs: list, aux: list):
     return [data], [part] * n, aux
 
 
+@lru_cache(maxsize=1024)
+def _split_index(axis: int, parts: int, squeeze: bool, shape: tuple) -> tuple:
+    """Per part, the index of data giving it: a slice of the split axis, or with
+    ``squeeze`` the integer position (which drops the axis)."""
+    axis %= len(shape)
+    step = shape[axis] // parts
+    lead = (slice(None),) * axis
+    if squeeze:
+        return tuple(lead + (i,) for i in range(parts))
+    return tuple(lead + (slice(i * step, (i + 1) * step),) for i in range(parts))
+
+
 def _split_slices(p: Params, x: np.ndarray) -> tuple[int, list]:
     axis = p.axis % x.ndim
     step = x.shape[axis] // p.num_outputs
@@ -357,9 +382,9 @@ def _split_slices(p: Params, x: np.ndarray) -> tuple[int, list]:
 
 
 def _split_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
-    _, slices = _split_slices(p, ins[0])
-    for out, where in zip(outs, slices):
-        copy_reshaped(ins[0][where], out)
+    x = ins[0]
+    for out, where in zip(outs, _split_index(p.axis, p.num_outputs, p.squeeze_axis, x.shape)):
+        out[...] = x[where]
 
 
 def _split_backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: list,
@@ -413,8 +438,14 @@ def _transpose_shape(p: Params, ins: list, outs: list, aux: list):
     return [data], [tuple(data[a] for a in perm)], aux
 
 
+@lru_cache(maxsize=1024)
+def _cached_perm(axes: tuple, ndim: int) -> tuple[int, ...]:
+    return _perm(Params({"axes": axes}), ndim)
+
+
 def _transpose_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
-    np.copyto(outs[0], np.transpose(ins[0], _perm(p, ins[0].ndim)))
+    x = ins[0]
+    outs[0][...] = x.transpose(_cached_perm(p.axes, x.ndim))
 
 
 def _transpose_backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: list,
@@ -448,12 +479,25 @@ def _expand_dims_shape(p: Params, ins: list, outs: list, aux: list):
     return [data], [(*data[:axis], 1, *data[axis:])], aux
 
 
+@lru_cache(maxsize=256)
+def _new_axis_index(axis: int, ndim: int) -> tuple:
+    """The index of the output (``ndim`` axes) that drops the inserted axis."""
+    return (slice(None),) * (axis % ndim) + (0,)
+
+
+def _expand_dims_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
+    """The input written through an index dropping the new axis (no reshape needed)."""
+    src, dst = ins[0], outs[0]
+    if dst.base is None or not same_storage(src, dst):
+        dst[_new_axis_index(p.axis, dst.ndim)] = src
+
+
 EXPAND_DIMS = OpDef(
     name="expand_dims",
     doc="Insert an axis of size 1 at ``axis`` (in [-ndim-1, ndim]).",
     params=[Param("axis", "int", doc="Position of the new axis.")],
     infer_shape=_expand_dims_shape,
-    kernels={"numpy": RESHAPE_KERNEL},
+    kernels={"numpy": Kernel(_expand_dims_forward, RESHAPE_KERNEL.backward)},
     inplace=[(0, 0)],
     views=[(0, 0)],
 )
@@ -546,8 +590,14 @@ def _flip_shape(p: Params, ins: list, outs: list, aux: list):
     return [shape], [shape], aux
 
 
+@lru_cache(maxsize=1024)
+def _cached_flip(axis: tuple, ndim: int) -> tuple:
+    return _flip_index(Params({"axis": axis}), ndim)
+
+
 def _flip_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
-    np.copyto(outs[0], ins[0][_flip_index(p, ins[0].ndim)])
+    x = ins[0]
+    outs[0][...] = x[_cached_flip(p.axis, x.ndim)]
 
 
 def _flip_backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: list,

@@ -7,7 +7,7 @@ import numpy as np
 from mxlite.registry import Kernel, OpDef, Param, Params
 
 from ._rules import same_shape
-from .shape_ops import RESHAPE_KERNEL, positive
+from .shape_ops import RESHAPE_KERNEL, positive, same_storage
 
 #: dtypes MXNet's Cast accepts, less bfloat16 (numpy has none)
 CAST_DTYPES = ("bool", "float16", "float32", "float64", "int32", "int64", "int8", "uint8")
@@ -42,12 +42,19 @@ CAST = OpDef(
 
 
 # -- BlockGrad / _copy -------------------------------------------------------------------------
+def _identity_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
+    """The output is the input (same shape); a no-op when they share storage (in place)."""
+    src, dst = ins[0], outs[0]
+    if dst.base is None or not same_storage(src, dst):
+        dst[...] = src
+
+
 BLOCK_GRAD = OpDef(
     name="BlockGrad",
     aliases=["stop_gradient"],
     doc="Identity in forward; stops the gradient: its input receives 0 through it.",
     infer_shape=same_shape,
-    kernels={"numpy": Kernel(RESHAPE_KERNEL.forward)},
+    kernels={"numpy": Kernel(_identity_forward)},
     inplace=[(0, 0)],
     no_gradient="the gradient is stopped here by design (inputs receive 0 through it)",
 )
@@ -57,7 +64,7 @@ COPY = OpDef(
     aliases=["identity"],
     doc="Return a copy of the data; the gradient passes through unchanged.",
     infer_shape=same_shape,
-    kernels={"numpy": RESHAPE_KERNEL},
+    kernels={"numpy": Kernel(_identity_forward, RESHAPE_KERNEL.backward)},
     inplace=[(0, 0)],
 )
 
@@ -90,7 +97,7 @@ MAKE_LOSS = OpDef(
               doc="How the gradient is normalised."),
     ],
     infer_shape=same_shape,
-    kernels={"numpy": Kernel(RESHAPE_KERNEL.forward, _make_loss_backward)},
+    kernels={"numpy": Kernel(_identity_forward, _make_loss_backward)},
     inplace=[(0, 0)],
     is_loss=True,
 )
@@ -109,7 +116,7 @@ MAKE_LOSS_SIMPLE = OpDef(
         "to it, mxlite rejects unknown parameters; use MakeLoss for grad_scale.",
     outputs=["loss"],
     infer_shape=same_shape,
-    kernels={"numpy": Kernel(RESHAPE_KERNEL.forward, _ones_backward)},
+    kernels={"numpy": Kernel(_identity_forward, _ones_backward)},
     inplace=[(0, 0)],
     is_loss=True,
 )
