@@ -724,8 +724,12 @@ def _arg_shape(p: Params, ins: list, outs: list, aux: list):
 
 def _arg_op(name: str, reducer: Any, which: str) -> OpDef:
     def forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
-        found = reducer(ins[0], axis=p.axis)
-        np.copyto(outs[0], np.reshape(found, outs[0].shape), casting="unsafe")
+        """The array method (no Python wrapper); assignment casts the indices to the
+        output's dtype."""
+        if p.keepdims:
+            outs[0][...] = reducer(ins[0], p.axis, keepdims=True)
+        else:
+            outs[0][...] = reducer(ins[0], p.axis)
 
     return OpDef(
         name=name,
@@ -740,4 +744,5 @@ def _arg_op(name: str, reducer: Any, which: str) -> OpDef:
 
 
 OPS = [SLICE, SLICE_AXIS, TAKE, PICK, ONE_HOT, WHERE, SEQUENCE_MASK, TOPK, SORT, ARGSORT,
-       _arg_op("argmax", np.argmax, "maximum"), _arg_op("argmin", np.argmin, "minimum")]
+       _arg_op("argmax", np.ndarray.argmax, "maximum"),
+       _arg_op("argmin", np.ndarray.argmin, "minimum")]

@@ -10,7 +10,9 @@ broadcast the head gradient back over the reduced axes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from functools import lru_cache
 from math import prod
 
 import numpy as np
@@ -69,19 +71,42 @@ def reduce_shape(p: Params, ins: list, outs: list, aux: list):
 
 
 # -- kernels ------------------------------------------------------------------------------
+@lru_cache(maxsize=1024)
+def _plan(axis: "tuple | None", exclude: bool, shape: tuple) -> tuple[tuple, tuple]:
+    """The reduced axes and the keepdims shape for data of ``shape`` (computed once)."""
+    axes = reduced_axes(Params({"axis": axis, "exclude": exclude}), len(shape))
+    return axes, kept_shape(shape, axes)
+
+
 def _view(p: Params, x: np.ndarray, out: np.ndarray) -> tuple[tuple, np.ndarray]:
-    axes = reduced_axes(p, x.ndim)
-    return axes, out.reshape(kept_shape(x.shape, axes))
+    axes, kept = _plan(p.axis, getattr(p, "exclude", False), x.shape)
+    return axes, out.reshape(kept)
 
 
-def _reduce_op(name: str, aliases: list[str], reducer: Reducer, deriv: Deriv, uses: tuple,
-               doc: str) -> OpDef:
-    """A reduction OpDef. ``deriv(x, y_kept, axes, dst)`` writes d(y)/d(x) (before the head
-    gradient) into ``dst``, with ``y_kept`` the output in keepdims form."""
+def _forward_of(reducer: "Reducer | np.ufunc") -> Callable[..., None]:
+    """The forward: a ufunc's ``reduce`` called directly into the keepdims view of the output
+    (what ``np.sum``/``np.max``... call after their Python layer), else ``reducer``."""
+    if isinstance(reducer, np.ufunc):
+        reduce = reducer.reduce
+
+        def forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
+            x = ins[0]
+            axes, kept = _plan(p.axis, p.exclude, x.shape)
+            reduce(x, axes, None, outs[0].reshape(kept), True)
+        return forward
 
     def forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
-        axes, y = _view(p, ins[0], outs[0])
-        reducer(ins[0], axes, y)
+        x = ins[0]
+        axes, kept = _plan(p.axis, p.exclude, x.shape)
+        reducer(x, axes, outs[0].reshape(kept))
+    return forward
+
+
+def _reduce_op(name: str, aliases: list[str], reducer: "Reducer | np.ufunc", deriv: Deriv,
+               uses: tuple, doc: str) -> OpDef:
+    """A reduction OpDef. ``deriv(x, y_kept, axes, dst)`` writes d(y)/d(x) (before the head
+    gradient) into ``dst``, with ``y_kept`` the output in keepdims form."""
+    forward = _forward_of(reducer)
 
     def backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: list,
                  aux: list) -> None:
@@ -103,24 +128,17 @@ def _reduce_op(name: str, aliases: list[str], reducer: Reducer, deriv: Deriv, us
                  grad_uses=uses)
 
 
-def _sum(x, axes, y) -> None:  # type: ignore[no-untyped-def]
-    np.sum(x, axis=axes, keepdims=True, out=y)
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _mean(x, axes, y) -> None:  # type: ignore[no-untyped-def]
-    np.mean(x, axis=axes, keepdims=True, out=y)
-
-
-def _max(x, axes, y) -> None:  # type: ignore[no-untyped-def]
-    np.max(x, axis=axes, keepdims=True, out=y)
-
-
-def _min(x, axes, y) -> None:  # type: ignore[no-untyped-def]
-    np.min(x, axis=axes, keepdims=True, out=y)
-
-
-def _prod(x, axes, y) -> None:  # type: ignore[no-untyped-def]
-    np.prod(x, axis=axes, keepdims=True, out=y)
+    """``np.mean`` without its Python layer for float data: the sum, then the division by
+    the count as a numpy integer (as np.mean does, so bit for bit the same)."""
+    if x.dtype in _FLOATS and y.dtype == x.dtype:
+        np.add.reduce(x, axes, None, y, True)
+        np.true_divide(y, np.intp(x.size // y.size), out=y, casting="unsafe")
+    else:
+        np.mean(x, axis=axes, keepdims=True, out=y)
 
 
 def _nansum(x, axes, y) -> None:  # type: ignore[no-untyped-def]
@@ -183,14 +201,38 @@ def _d_nanprod(x, y, axes, dst) -> None:  # type: ignore[no-untyped-def]
 _OUT_DTYPES = ("float16", "float32", "float64", "int32", "int64", "int8")
 
 
+#: a float sum of squares at least this large lost nothing to underflow (each square that
+#: underflowed is below 1.2e-38)
+_SAFE_SQUARES = 1e-20
+
+
 def _norm_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
     x = ins[0]
-    axes, y = _view(p, x, outs[0])
+    axes, kept = _plan(p.axis, False, x.shape)
+    y = outs[0].reshape(kept)
+    fast = x.dtype in _FLOATS and y.dtype == x.dtype
     if p.ord == 1:
-        value = np.sum(np.abs(x), axis=axes, keepdims=True)
+        if fast:  # |x| into a scratch, summed straight into the output
+            np.add.reduce(np.abs(x), axes, None, y, True)
+        else:
+            np.copyto(y, np.sum(np.abs(x), axis=axes, keepdims=True), casting="unsafe")
+    elif fast and len(axes) == x.ndim and _dot_norm(x, y):
+        return
     else:
         value = np.sqrt(np.sum(np.square(x, dtype=np.float64), axis=axes, keepdims=True))
-    np.copyto(y, value, casting="unsafe")
+        np.copyto(y, value, casting="unsafe")
+
+
+def _dot_norm(x: np.ndarray, y: np.ndarray) -> bool:
+    """The L2 norm of all of ``x`` as the square root of a BLAS dot product (in x's dtype);
+    False, writing nothing, when the sum of squares overflowed or may have underflowed (the
+    caller then sums in float64)."""
+    flat = x.reshape(-1)
+    total = float(np.dot(flat, flat))
+    if not _SAFE_SQUARES <= total < math.inf:
+        return False
+    y.fill(math.sqrt(total))
+    return True
 
 
 def _norm_backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: list,
@@ -244,13 +286,13 @@ NORM = OpDef(
 NONE, IN, BOTH = (), ("inputs",), ("inputs", "outputs")  # what a gradient reads
 
 REDUCE = [
-    ("sum", ["sum_axis"], _sum, _d_ones, NONE, "Sum over the given axes."),
+    ("sum", ["sum_axis"], np.add, _d_ones, NONE, "Sum over the given axes."),
     ("mean", [], _mean, _d_mean, NONE, "Mean over the given axes."),
-    ("max", ["max_axis"], _max, _d_extreme, BOTH,
+    ("max", ["max_axis"], np.maximum, _d_extreme, BOTH,
      "Maximum over the given axes; every element equal to the maximum gets the gradient."),
-    ("min", ["min_axis"], _min, _d_extreme, BOTH,
+    ("min", ["min_axis"], np.minimum, _d_extreme, BOTH,
      "Minimum over the given axes; every element equal to the minimum gets the gradient."),
-    ("prod", [], _prod, _d_prod, BOTH, "Product over the given axes."),
+    ("prod", [], np.multiply, _d_prod, BOTH, "Product over the given axes."),
     ("nansum", [], _nansum, _d_not_nan, IN, "Sum over the given axes, NaN counted as 0."),
     ("nanprod", [], _nanprod, _d_nanprod, BOTH, "Product over the given axes, NaN counted as 1."),
 ]
