@@ -19,9 +19,13 @@ from .registry import get_registry
 
 def _note(name: str) -> str | None:
     """A loaded plugin's own word on its state: its module's ``UNAVAILABLE_REASON``, if any
-    (the C kernel pack sets it when it was built without a compiler)."""
+    (the C kernel pack sets it when it was built without a compiler), else what its
+    ``status()`` function returns, if it has one."""
     from .registry.loader import plugin_manager
-    return getattr(plugin_manager().get_plugin(name), "UNAVAILABLE_REASON", None)
+    plugin = plugin_manager().get_plugin(name)
+    reason = getattr(plugin, "UNAVAILABLE_REASON", None)
+    status = getattr(plugin, "status", None)
+    return reason or (status() if callable(status) else None)
 
 
 def _report() -> dict:

@@ -18,7 +18,7 @@ from importlib import import_module
 
 from mxlite import hookimpl
 
-__all__ = ["BACKEND", "UNAVAILABLE_REASON", "KERNEL_MODULES", "available", "openmp"]
+__all__ = ["BACKEND", "UNAVAILABLE_REASON", "KERNEL_MODULES", "available", "openmp", "status"]
 
 BACKEND = "c"
 OPT_OUT = "MXLITE_NO_C_KERNELS"
@@ -54,6 +54,18 @@ def openmp() -> bool:
         return False
     from ._lib import lib
     return bool(lib.ck_openmp())
+
+
+def status() -> str | None:
+    """How the pack runs here (``python -m mxlite plugins`` prints it): OpenMP or serial
+    loops, and whether GEMMs run through numpy's BLAS under the pack's threads (``_blas``)."""
+    if not available():
+        return None
+    from ._blas import UNAVAILABLE_REASON as blas_reason
+    loops = "OpenMP" if openmp() else "serial (built without OpenMP)"
+    gemms = "numpy's BLAS, single-threaded pieces under the pack's threads" if blas_reason is None \
+        else blas_reason
+    return f"loops: {loops}; GEMMs: {gemms}"
 
 
 @hookimpl

@@ -73,12 +73,17 @@ void ck_ewise_{s}(int op, const {t}* a, const {t}* b, const {t}* c, {t}* out, in
 void ck_reduce_{s}(const {t}* x, {t}* out, int64_t A, int64_t R, int64_t B, int op, int nt);
 void ck_sgd_update_{s}({t}* w, const {t}* g, {t}* mom, int64_t n, float lr, float wd,
                        float rescale, float clip, float momentum, int nt);
+void ck_gemm_{s}(int ta, int tb, int64_t count, int64_t M, int64_t N, int64_t K, const {t}* A,
+                int64_t lda, int64_t sA, const {t}* B, int64_t ldb, int64_t sB, {t} beta, {t}* C,
+                int64_t ldc, int64_t sC, int nt);
 void ck_adam_update_{s}({t}* w, const {t}* g, {t}* mean, {t}* var, int64_t n, float lr,
                         float wd, float rescale, float clip, float beta1, float beta2, float eps,
                         int nt);
 """
 
-CDEF = "int ck_openmp(void);\nint ck_max_threads(void);\n" + "".join(
+CDEF = ("int ck_openmp(void);\nint ck_max_threads(void);\n"
+        "void ck_set_blas(void* sgemm, void* dgemm, void* set_threads_local, int ilp64);\n"
+        "int ck_have_blas(void);\n") + "".join(
     TYPED.format(t=t, s=s) for t, s in (("float", "f32"), ("double", "f64")))
 
 _PLAIN = "int main(void) { return 0; }\n"

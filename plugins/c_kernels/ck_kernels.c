@@ -118,6 +118,62 @@ static inline int64_t ck_count(int64_t start, int64_t k, int64_t size, int64_t p
     return cnt > 0 ? cnt : 0;
 }
 
+/* -- BLAS GEMMs under our own threads ------------------------------------------------------
+ * numpy's BLAS, found at run time (_blas.py hands its cblas_?gemm and OpenBLAS's per-thread
+ * thread-count setter over). ck_gemm_* split a GEMM (or a batch of them) over OpenMP threads,
+ * each calling the BLAS single-threaded: the pack's parallel loops and its GEMMs then share one
+ * pool of threads, instead of OpenBLAS's threads spinning against ours between calls. */
+typedef void (*ck_gemm_ilp64_f32)(int, int, int, int64_t, int64_t, int64_t, float, const float*,
+                                  int64_t, const float*, int64_t, float, float*, int64_t);
+typedef void (*ck_gemm_ilp64_f64)(int, int, int, int64_t, int64_t, int64_t, double, const double*,
+                                  int64_t, const double*, int64_t, double, double*, int64_t);
+typedef void (*ck_gemm_lp64_f32)(int, int, int, int, int, int, float, const float*, int,
+                                 const float*, int, float, float*, int);
+typedef void (*ck_gemm_lp64_f64)(int, int, int, int, int, int, double, const double*, int,
+                                 const double*, int, double, double*, int);
+static void* ck_blas_gemm_f32 = NULL;
+static void* ck_blas_gemm_f64 = NULL;
+static int (*ck_blas_set_local)(int) = NULL;
+static int ck_blas_ilp64 = 0;
+
+void ck_set_blas(void* sgemm, void* dgemm, void* set_threads_local, int ilp64) {
+    ck_blas_gemm_f32 = sgemm;
+    ck_blas_gemm_f64 = dgemm;
+    ck_blas_set_local = (int (*)(int))set_threads_local;
+    ck_blas_ilp64 = ilp64;
+}
+
+int ck_have_blas(void) { return ck_blas_gemm_f32 && ck_blas_gemm_f64 && ck_blas_set_local; }
+
+/* row-major C = op(A) op(B) + beta C, on the calling thread with the BLAS single-threaded */
+#define CK_ROW_MAJOR 101
+#define CK_TRANS(t) ((t) ? 112 : 111)
+static void ck_blas_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float* A,
+                        int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+    if (ck_blas_ilp64)
+        ((ck_gemm_ilp64_f32)ck_blas_gemm_f32)(CK_ROW_MAJOR, CK_TRANS(ta), CK_TRANS(tb), M, N, K,
+                                              1.0f, A, lda, B, ldb, beta, C, ldc);
+    else
+        ((ck_gemm_lp64_f32)ck_blas_gemm_f32)(CK_ROW_MAJOR, CK_TRANS(ta), CK_TRANS(tb), (int)M,
+                                             (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, beta,
+                                             C, (int)ldc);
+}
+
+static void ck_blas_f64(int ta, int tb, int64_t M, int64_t N, int64_t K, const double* A,
+                        int64_t lda, const double* B, int64_t ldb, double beta, double* C,
+                        int64_t ldc) {
+    if (ck_blas_ilp64)
+        ((ck_gemm_ilp64_f64)ck_blas_gemm_f64)(CK_ROW_MAJOR, CK_TRANS(ta), CK_TRANS(tb), M, N, K,
+                                              1.0, A, lda, B, ldb, beta, C, ldc);
+    else
+        ((ck_gemm_lp64_f64)ck_blas_gemm_f64)(CK_ROW_MAJOR, CK_TRANS(ta), CK_TRANS(tb), (int)M,
+                                             (int)N, (int)K, 1.0, A, (int)lda, B, (int)ldb, beta,
+                                             C, (int)ldc);
+}
+
+/* below this many multiply-adds a GEMM runs on the calling thread */
+#define CK_GEMM_PAR_MIN 262144
+
 /* -- the typed kernels ----------------------------------------------------------------------- */
 #define T float
 #define SFX(name) name##_f32
@@ -130,6 +186,7 @@ static inline int64_t ck_count(int64_t start, int64_t k, int64_t size, int64_t p
 #define TFAST_TANH ck_tanhf
 #define TFAST_SIGMOID ck_sigmoidf
 #define TLOWEST (-FLT_MAX)
+#define TBLAS ck_blas_f32
 #include "ck_body.h"
 #undef T
 #undef SFX
@@ -142,6 +199,7 @@ static inline int64_t ck_count(int64_t start, int64_t k, int64_t size, int64_t p
 #undef TFAST_TANH
 #undef TFAST_SIGMOID
 #undef TLOWEST
+#undef TBLAS
 
 #define T double
 #define SFX(name) name##_f64
@@ -154,4 +212,5 @@ static inline int64_t ck_count(int64_t start, int64_t k, int64_t size, int64_t p
 #define TFAST_TANH tanh
 #define TFAST_SIGMOID ck_sigmoid
 #define TLOWEST (-DBL_MAX)
+#define TBLAS ck_blas_f64
 #include "ck_body.h"

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from mxlite.registry import Kernel, Params
 
+from ._blas import matmul
 from ._lib import (
     ADD,
     FLOATS,
@@ -115,11 +116,11 @@ def _add_bias(y: np.ndarray, bias: np.ndarray) -> None:
     ewise(ADD, y, y, bias.reshape(-1, *([1] * (y.ndim - 2))))
 
 
-def _weight_grad(dw: np.ndarray, first: bool, a: np.ndarray, b: np.ndarray) -> None:
+def _weight_grad(dw: np.ndarray, first: bool, a: np.ndarray, b: np.ndarray, nt: int) -> None:
     """``dw (=|+=) sum over samples of a @ b`` per group; a and b are (groups, x, y) for
     merged columns, or (n, groups, x, y) batch-major."""
     if a.ndim == 4:
-        part = np.matmul(a, b, out=scratch("ck_wgrad_n", (a.shape[0], *dw.shape), dw.dtype))
+        part = matmul(a, b, scratch("ck_wgrad_n", (a.shape[0], *dw.shape), dw.dtype), nt=nt)
         if first:
             np.sum(part, axis=0, out=dw)
         else:
@@ -127,16 +128,14 @@ def _weight_grad(dw: np.ndarray, first: bool, a: np.ndarray, b: np.ndarray) -> N
     elif dw.shape[-1] > dw.shape[-2]:
         # OpenBLAS runs (wide @ long) products with few output rows markedly slower than the
         # transposed product (b.T @ a.T, many rows): LeNet's conv2 takes 1.8 ms vs 1.3 ms
-        part = np.matmul(b.swapaxes(-1, -2), a.swapaxes(-1, -2),
-                         out=scratch("ck_wgrad", dw.shape[:-2] + dw.shape[:-3:-1], dw.dtype))
+        part = matmul(b.swapaxes(-1, -2), a.swapaxes(-1, -2),
+                      scratch("ck_wgrad", dw.shape[:-2] + dw.shape[:-3:-1], dw.dtype), nt=nt)
         if first:
             np.copyto(dw, part.swapaxes(-1, -2))
         else:
             dw += part.swapaxes(-1, -2)
-    elif first:
-        np.matmul(a, b, out=dw)
     else:
-        dw += np.matmul(a, b, out=scratch("ck_wgrad", dw.shape, dw.dtype))
+        matmul(a, b, dw, accumulate=not first, nt=nt)
 
 
 # -- Convolution -----------------------------------------------------------------------------
@@ -157,10 +156,10 @@ def _conv_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -
         n = hi - lo
         cols = plan.unfold(x[lo:hi], n)
         if plan.batch_major:
-            np.matmul(wmat, cols, out=y[lo:hi].reshape(n, g, filters // g, plan.cells))
+            matmul(wmat, cols, y[lo:hi].reshape(n, g, filters // g, plan.cells), nt=plan.nt)
             continue
-        out = np.matmul(wmat, cols, out=scratch("ck_gemm", (g, filters // g, n * plan.cells),
-                                                 x.dtype))
+        out = matmul(wmat, cols, scratch("ck_gemm", (g, filters // g, n * plan.cells), x.dtype),
+                     nt=plan.nt)
         plan.swap(out, y[lo:hi], filters, n, bias)
     if plan.batch_major and not p.no_bias:
         _add_bias(y, ins[2])
@@ -186,9 +185,9 @@ def _conv_backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: 
             plan.swap(dy[lo:hi], dyv, n, filters)
         if dw is not None:
             cols = plan.unfold(x[lo:hi], n)
-            _weight_grad(dw.reshape(wmat.shape), i == 0, dyv, cols.swapaxes(-1, -2))
+            _weight_grad(dw.reshape(wmat.shape), i == 0, dyv, cols.swapaxes(-1, -2), plan.nt)
         if dx is not None:
-            cols = np.matmul(wmat.swapaxes(-1, -2), dyv, out=plan.columns(n, x.dtype))
+            cols = matmul(wmat.swapaxes(-1, -2), dyv, plan.columns(n, x.dtype), nt=plan.nt)
             plan.fold(cols, dx[lo:hi], n)
 
 
@@ -231,8 +230,8 @@ def _deconv_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool)
     wmat = w.reshape(g, channels // g, plan.kg)
     for lo, hi in plan.chunks:
         n = hi - lo
-        cols = np.matmul(wmat.swapaxes(-1, -2), _per_group(plan, x, lo, hi),
-                         out=plan.columns(n, x.dtype))
+        cols = matmul(wmat.swapaxes(-1, -2), _per_group(plan, x, lo, hi),
+                      plan.columns(n, x.dtype), nt=plan.nt)
         plan.fold(cols, y[lo:hi], n)
     if not p.no_bias:
         _add_bias(y, ins[2])
@@ -254,14 +253,15 @@ def _deconv_backward(p: Params, out_grads: list, ins: list, outs: list, in_grads
         cols = plan.unfold(dy[lo:hi], n)
         if dx is not None:
             if plan.batch_major:
-                np.matmul(wmat, cols, out=dx[lo:hi].reshape(n, g, channels // g, plan.cells))
+                matmul(wmat, cols, dx[lo:hi].reshape(n, g, channels // g, plan.cells),
+                       nt=plan.nt)
             else:
-                out = np.matmul(wmat, cols, out=scratch("ck_gemm", (g, channels // g,
-                                                                    n * plan.cells), x.dtype))
+                out = matmul(wmat, cols, scratch("ck_gemm", (g, channels // g, n * plan.cells),
+                                                 x.dtype), nt=plan.nt)
                 plan.swap(out, dx[lo:hi], channels, n)
         if dw is not None:
             _weight_grad(dw.reshape(wmat.shape), i == 0, _per_group(plan, x, lo, hi),
-                         cols.swapaxes(-1, -2))
+                         cols.swapaxes(-1, -2), plan.nt)
 
 
 def convolution(ref: Kernel) -> Kernel:

@@ -24,6 +24,7 @@ from mxlite.registry import Kernel, OpDef, Param, Params
 from mxlite.symbol.graph import topo_order
 
 from . import FUSE_KEY
+from ._blas import matmul
 from ._lib import FLOATS, NULL, contiguous_backward, contiguous_forward, func, prepared, ptr, scratch, threads
 
 OP_NAME = "_fc_act"
@@ -60,9 +61,9 @@ def _prep(dtype: np.dtype) -> tuple:
 def _forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
     x, w, y = ins[0], ins[1], outs[0]
     rows, nh = _rows(p, x), p.num_hidden
-    y2 = y.reshape(rows, nh)
-    np.matmul(x.reshape(rows, w.shape[1]), w.T, out=y2)
     epilogue, _, nt = prepared(p, y.dtype, lambda: _prep(y.dtype))
+    y2 = y.reshape(rows, nh)
+    matmul(x.reshape(rows, w.shape[1]), w.T, y2, nt=nt)
     epilogue(ptr(y2), NULL if p.no_bias else ptr(ins[2]), rows, nh, FUSED_KINDS[p.act_type], nt)
 
 
@@ -77,9 +78,9 @@ def _backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: list,
     act_grad(ptr(out_grads[0]), ptr(outs[0]), ptr(pre), ptr(db), rows, nh,
              FUSED_KINDS[p.act_type], nt)
     if in_grads[0] is not None:
-        np.matmul(pre, w, out=in_grads[0].reshape(rows, w.shape[1]))
+        matmul(pre, w, in_grads[0].reshape(rows, w.shape[1]), nt=nt)
     if in_grads[1] is not None:
-        np.matmul(pre.T, x.reshape(rows, w.shape[1]), out=in_grads[1])
+        matmul(pre.T, x.reshape(rows, w.shape[1]), in_grads[1], nt=nt)
 
 
 def fused_op(fc: OpDef, act: OpDef) -> OpDef:

@@ -1,4 +1,5 @@
-"""FullyConnected (BLAS GEMM with a C bias epilogue and bias gradient), Activation, LeakyReLU."""
+"""FullyConnected (BLAS GEMM, see ``_blas``, with a C bias epilogue and bias gradient), Activation,
+LeakyReLU."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 import numpy as np
 from mxlite.registry import Kernel, Params
 
+from ._blas import matmul
 from ._lib import FLOATS, contiguous_backward, contiguous_forward, func, prepared, ptr, threads
 
 ACT_KINDS = {"relu": 0, "sigmoid": 1, "tanh": 2, "softrelu": 3, "softsign": 4}
@@ -26,10 +28,10 @@ def _fc_rows(p: Params, x: np.ndarray) -> int:
 def _fc_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
     x, w, y = ins[0], ins[1], outs[0]
     rows, nh = _fc_rows(p, x), p.num_hidden
+    add_bias, _, nt = prepared(p, y.dtype, lambda: _fc_prep(y.dtype))
     y2 = y.reshape(rows, nh)
-    np.matmul(x.reshape(rows, w.shape[1]), w.T, out=y2)
+    matmul(x.reshape(rows, w.shape[1]), w.T, y2, nt=nt)
     if not p.no_bias and y.size:
-        add_bias, _, nt = prepared(p, y.dtype, lambda: _fc_prep(y.dtype))
         add_bias(ptr(y2), ptr(ins[2]), rows, nh, nt)
 
 
@@ -38,13 +40,13 @@ def _fc_backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: li
                  aux: list) -> None:
     x, w = ins[0], ins[1]
     rows, nh = _fc_rows(p, x), p.num_hidden
+    _, col_sum, nt = prepared(p, w.dtype, lambda: _fc_prep(w.dtype))
     og = out_grads[0].reshape(rows, nh)
     if in_grads[0] is not None:
-        np.matmul(og, w, out=in_grads[0].reshape(rows, w.shape[1]))
+        matmul(og, w, in_grads[0].reshape(rows, w.shape[1]), nt=nt)
     if in_grads[1] is not None:
-        np.matmul(og.T, x.reshape(rows, w.shape[1]), out=in_grads[1])
+        matmul(og.T, x.reshape(rows, w.shape[1]), in_grads[1], nt=nt)
     if not p.no_bias and in_grads[2] is not None:
-        _, col_sum, nt = prepared(p, og.dtype, lambda: _fc_prep(og.dtype))
         col_sum(ptr(og), ptr(in_grads[2]), rows, nh, nt)
 
 

@@ -1,0 +1,174 @@
+"""GEMMs through numpy's own BLAS, called from C under the pack's OpenMP threads.
+
+numpy runs its BLAS (OpenBLAS in the PyPI wheels) on a pool of threads of its own, which spin
+for a while after each call. Between the pack's parallel loops and numpy's GEMMs, the two pools
+then fight over the cores: on a 2-core machine LeNet's training step gained only 1.36x from a
+second thread. ``matmul`` instead splits a GEMM (or a stack of them) over the pack's OpenMP
+threads, each running a single-threaded piece through the same BLAS routine numpy uses, so one
+pool does all the work.
+
+The routine is found once, at import: ``cblas_sgemm``/``cblas_dgemm`` and OpenBLAS's
+``openblas_set_num_threads_local`` in the BLAS library numpy has loaded (the suffixed names of
+the scipy-openblas builds first). Where they are not found (another BLAS, another platform),
+``AVAILABLE`` is False, ``UNAVAILABLE_REASON`` says why, and ``matmul`` is ``numpy.matmul``.
+``MXLITE_C_BLAS=0`` turns the path off (for comparing, or to work around a BLAS problem).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+from math import prod
+from typing import Any
+
+import numpy as np
+
+from ._lib import ffi, func, lib, ptr, threads
+
+__all__ = ["AVAILABLE", "UNAVAILABLE_REASON", "matmul", "OPT_OUT"]
+
+OPT_OUT = "MXLITE_C_BLAS"
+#: (sgemm, dgemm, 64-bit integers) symbol names, most specific first
+_SYMBOLS = (("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", True),
+            ("cblas_sgemm64_", "cblas_dgemm64_", True),
+            ("scipy_cblas_sgemm", "scipy_cblas_dgemm", False),
+            ("cblas_sgemm", "cblas_dgemm", False))
+_SET_LOCAL = ("openblas_set_num_threads_local", "scipy_openblas_set_num_threads_local64_",
+              "scipy_openblas_set_num_threads_local")
+
+
+def _candidate_libraries() -> list[str]:
+    """Shared libraries that may be numpy's BLAS: those bundled with the wheel, then the
+    BLAS libraries this process has mapped (Linux)."""
+    site = os.path.dirname(os.path.dirname(np.__file__))
+    found = sorted(glob.glob(os.path.join(site, "numpy.libs", "*openblas*")))
+    found += sorted(glob.glob(os.path.join(os.path.dirname(np.__file__), ".dylibs", "*openblas*")))
+    try:
+        with open("/proc/self/maps") as maps:
+            mapped = {line.split()[-1] for line in maps if "blas" in line.lower()}
+        found += sorted(path for path in mapped if path.startswith("/") and path not in found)
+    except OSError:
+        pass
+    return found
+
+
+def _address(library: ctypes.CDLL, name: str) -> int | None:
+    try:
+        return ctypes.cast(getattr(library, name), ctypes.c_void_p).value
+    except AttributeError:
+        return None
+
+
+def _connect() -> str | None:
+    """Hand the BLAS routines to the C side; None when done, else why not."""
+    if os.environ.get(OPT_OUT, "").strip().lower() in ("0", "false", "no", "off"):
+        return f"turned off by {OPT_OUT}={os.environ[OPT_OUT]}"
+    libraries = _candidate_libraries()
+    for path in libraries:
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        set_local = next((a for a in (_address(library, n) for n in _SET_LOCAL) if a), None)
+        for sname, dname, ilp64 in _SYMBOLS:
+            sgemm, dgemm = _address(library, sname), _address(library, dname)
+            if sgemm and dgemm and set_local:
+                lib.ck_set_blas(ffi.cast("void*", sgemm), ffi.cast("void*", dgemm),
+                                ffi.cast("void*", set_local), int(ilp64))
+                return None
+    return ("no OpenBLAS with cblas_?gemm and openblas_set_num_threads_local among "
+            f"{libraries or 'the loaded libraries'}: GEMMs run through numpy.matmul")
+
+
+UNAVAILABLE_REASON: str | None = _connect()
+AVAILABLE = UNAVAILABLE_REASON is None
+
+_CTYPE = {np.dtype(np.float32): "float *", np.dtype(np.float64): "double *"}
+_GEMM = {dtype: func("ck_gemm", dtype) for dtype in _CTYPE}
+
+
+def _pointer(a: np.ndarray) -> Any:
+    if a.flags.c_contiguous:
+        return ptr(a)
+    if a.flags.f_contiguous:
+        return ptr(a.T)  # the same first element
+    return ffi.cast(_CTYPE[a.dtype], a.ctypes.data)
+
+
+def _matrix(a: np.ndarray) -> tuple[int, int] | None:
+    """(transposed, leading dimension) of the last two axes as a BLAS operand, or None."""
+    size = a.itemsize
+    rows, cols = a.shape[-2], a.shape[-1]
+    rs, cs = a.strides[-2], a.strides[-1]
+    if cs == size or cols == 1:  # row-major
+        ld = rs // size if rows > 1 else cols
+        if rs % size == 0 and ld >= max(1, cols):
+            return 0, ld
+    if rs == size or rows == 1:  # column-major: the transpose of a row-major matrix
+        ld = cs // size if cols > 1 else rows
+        if cs % size == 0 and ld >= max(1, rows):
+            return 1, ld
+    return None
+
+
+def _batch_stride(a: np.ndarray, batch: tuple[int, ...]) -> int | None:
+    """One element stride over the batch axes ``batch`` (0: the operand repeats), or None."""
+    lead = a.shape[:-2]
+    strides = [0] * (len(batch) - len(lead)) + [s // a.itemsize for s in a.strides[:-2]]
+    dims = [1] * (len(batch) - len(lead)) + list(lead)
+    pairs = [(0 if d == 1 else s, n) for s, d, n in zip(strides, dims, batch) if n != 1]
+    if not pairs:
+        return 0
+    stride = pairs[-1][0]
+    expect = stride
+    for s, n in reversed(pairs):
+        if s != expect:
+            return None
+        expect = s * n
+    return stride
+
+
+_LAYOUTS: dict[tuple, tuple | None] = {}
+
+
+def _layout(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> tuple | None:
+    key = (a.shape, a.strides, b.shape, b.strides, out.shape, out.strides, a.dtype)
+    try:
+        return _LAYOUTS[key]
+    except KeyError:
+        pass
+    layout = None
+    ma, mb, mo = _matrix(a), _matrix(b), _matrix(out)
+    if out.dtype == a.dtype == b.dtype and a.dtype in _CTYPE and None not in (ma, mb, mo) \
+            and mo[0] == 0 and a.ndim >= 2 and b.ndim >= 2 and out.ndim >= 2:
+        batch = out.shape[:-2]
+        strides = [_batch_stride(x, batch) for x in (a, b, out)]
+        if None not in strides:
+            m, k = a.shape[-2:]
+            layout = (ma[0], mb[0], prod(batch), m, b.shape[-1], k, ma[1], strides[0], mb[1],
+                      strides[1], mo[1], strides[2])
+    if len(_LAYOUTS) > 4096:
+        _LAYOUTS.clear()
+    _LAYOUTS[key] = layout
+    return layout
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, accumulate: bool = False,
+           nt: int | None = None) -> np.ndarray:
+    """``out = a @ b`` (``out += a @ b`` with ``accumulate``), with numpy's broadcasting of
+    the leading axes; through the threaded BLAS path when the layouts allow, else numpy.
+    ``nt``: threads (0 follows OMP_NUM_THREADS); hot paths pass the count they prepared,
+    None reads the ``c_kernels.num_threads`` setting (a few microseconds)."""
+    layout = _layout(a, b, out) if AVAILABLE else None
+    if layout is None or 0 in out.shape or a.shape[-1] == 0:
+        if accumulate:
+            out += np.matmul(a, b)
+        else:
+            np.matmul(a, b, out=out)
+        return out
+    ta, tb, count, m, n, k, lda, sa, ldb, sb, ldc, sc = layout
+    _GEMM[a.dtype](ta, tb, count, m, n, k, _pointer(a), lda, sa, _pointer(b), ldb, sb,
+                   1.0 if accumulate else 0.0, _pointer(out), ldc, sc,
+                   threads() if nt is None else nt)
+    return out
