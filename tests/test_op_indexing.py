@@ -332,3 +332,44 @@ def test_ordering_is_stable_for_every_dtype(dtype: str) -> None:
         values = check_symbolic_forward(mx.sym.sort(X, is_ascend=ascending), {"x": data},
                                         [np.take_along_axis(data, want, -1)], is_train=True)
         check_symbolic_forward(mx.sym.sort(X, is_ascend=ascending), {"x": data}, values)
+
+
+def _topk_kernel(data: np.ndarray, is_train: bool, **params) -> list:  # type: ignore[no-untyped-def]
+    """Run topk's numpy forward directly; returns the (visible and hidden) outputs."""
+    op = get_registry().get("topk")
+    p = op.parse_params(params)
+    k = params["k"]
+    outs = [np.full((*data.shape[:-1], k), -7, data.dtype),
+            np.full((*data.shape[:-1], k), -7, np.intp)]
+    op.kernels["numpy"].forward(p, [data], outs[:len(op.output_names(p))], [], is_train)
+    return outs
+
+
+def _stable_topk(data: np.ndarray, k: int, ascend: bool) -> np.ndarray:
+    key = data if ascend else -data
+    return np.argsort(key, axis=-1, kind="stable")[..., :k]
+
+
+@pytest.mark.parametrize("ascend", [False, True])
+@pytest.mark.parametrize("case", ["distinct", "tie_inside", "tie_at_kth", "nan", "int"])
+def test_topk_fast_paths_match_the_stable_order(case: str, ascend: bool) -> None:
+    """The sort-and-threshold path, its fallbacks (ties at the k-th value, NaN) and the
+    inference values-only path give the stable order's answer."""
+    rng = np.random.default_rng(3)
+    data = rng.permutation(60).reshape(4, 15).astype(np.float32)
+    if case.startswith("tie"):  # 2 ties among the top 4, or 4 ties for its last 3 places
+        data[1] = np.arange(15)
+        data[1, [2, 5, 7, 9] if case == "tie_at_kth" else [5, 9]] = 0.5 if ascend else 13.5
+    if case == "int":
+        data = data.astype(np.int32)
+    expected = _stable_topk(data, 4, ascend)
+    if case == "nan":
+        data[2, 5] = np.nan
+        expected = None
+    for ret_typ in ("both", "value"):
+        values, index = _topk_kernel(data, True, k=4, ret_typ=ret_typ, is_ascend=ascend)
+        if expected is not None:
+            np.testing.assert_array_equal(index, expected)
+        np.testing.assert_array_equal(values, np.take_along_axis(data, index, -1))
+        inference = _topk_kernel(data, False, k=4, ret_typ=ret_typ, is_ascend=ascend)[0]
+        np.testing.assert_array_equal(inference, values)

@@ -9,6 +9,7 @@ Where MXNet would make a scalar, the result has shape (1,).
 from __future__ import annotations
 
 import ast
+import math
 from functools import lru_cache
 from math import prod
 from typing import Any
@@ -578,10 +579,61 @@ def _topk_type(p: Params, in_types: list, out_types: list, aux_types: list):
     return [data], outs, aux_types
 
 
+def _top_positions(x: np.ndarray, axis: int, k: int, ascending: bool) -> np.ndarray:
+    """The first ``k`` positions of the stable order along ``axis`` (ties in input order)."""
+    n = x.shape[axis]
+    if axis == x.ndim - 1 and x.dtype.kind == "f" and k < n:
+        found = _top_by_threshold(x.reshape(-1, n), k, ascending)
+        if found is not None:
+            return found.reshape((*x.shape[:-1], k))
+    return _order(x, axis, ascending)[(slice(None),) * axis + (slice(0, k),)]
+
+
+def _top_by_threshold(rows: np.ndarray, k: int, ascending: bool) -> "np.ndarray | None":
+    """Top-k positions per row from a plain sort of the values: the elements beyond the k-th
+    value, put in order (stable on their input positions). None when some row has a tie at
+    the k-th value or NaN (the caller then orders everything)."""
+    s = _sorted_without_nan(rows)
+    if s is None:
+        return None
+    n = rows.shape[1]
+    kth = s[:, k - 1:k] if ascending else s[:, n - k:n - k + 1]
+    chosen = rows <= kth if ascending else rows >= kth
+    flat = chosen.ravel().nonzero()[0]  # row by row, in input order
+    if flat.size != k * rows.shape[0]:  # each row has >= k: exactly k everywhere, else ties
+        return None
+    values = rows.ravel()[flat].reshape(-1, k)
+    order = (values if ascending else -values).argsort(axis=1, kind="stable")
+    return flat.reshape(-1, k)[np.arange(len(order))[:, None], order] % n
+
+
+def _sorted_without_nan(x: np.ndarray) -> "np.ndarray | None":
+    """``x`` sorted along its last axis, or None when it holds NaN: np.sort puts every NaN
+    last, where the stable order places NaN by its sign bit."""
+    s = np.sort(x, axis=-1)
+    if x.dtype.kind == "f" and math.isnan(s[..., -1].sum()):
+        return None
+    return s
+
+
+def _topk_values(p: Params, x: np.ndarray, axis: int, k: int, out: np.ndarray) -> bool:
+    """The top-k values alone (inference, ret_typ value: no positions are kept for a
+    gradient) from a plain sort along the last axis; False when that does not apply."""
+    if axis != x.ndim - 1 or x.dtype.kind not in "fiub":
+        return False
+    s = _sorted_without_nan(x)
+    if s is None:
+        return False
+    out[...] = s[..., :k] if p.is_ascend else s[..., ::-1][..., :k]
+    return True
+
+
 def _topk_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
     x, axis = _ordered_view(p, ins[0])
     k = _k_of(p, x.shape[axis])
-    idx = _order(x, axis, p.is_ascend)[(slice(None),) * axis + (slice(0, k),)]
+    if p.ret_typ == "value" and not is_train and _topk_values(p, x, axis, k, outs[0]):
+        return  # the hidden positions (output1) are for the gradient only, as sort's order
+    idx = _top_positions(x, axis, k, p.is_ascend)
     if p.ret_typ == "mask":
         mask = outs[0].reshape(x.shape)
         mask.fill(0)
