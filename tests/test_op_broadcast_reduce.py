@@ -357,7 +357,8 @@ def test_norm_out_dtype_and_errors() -> None:
 
 @pytest.mark.parametrize("shapes", [((5, 7), (5, 7)), ((300, 1), (1, 400)), ((3, 1, 4), (4,))])
 def test_float32_hypot_matches_numpy_bit_for_bit(shapes: tuple) -> None:
-    """The float32 hypot is computed in float64 blocks; it must round as libm's hypotf does."""
+    """Values over 40 decades (squares outside float32's safe range) take the float64
+    blocks, which must round as libm's hypotf does."""
     rng = _rng(5)
     a = (rng.standard_normal(shapes[0]) * 10.0 ** rng.integers(-20, 20, shapes[0]))
     b = (rng.standard_normal(shapes[1]) * 10.0 ** rng.integers(-20, 20, shapes[1]))
@@ -371,3 +372,19 @@ def test_float32_hypot_with_inf_and_nan_follows_numpy() -> None:
     b = np.array([np.nan, np.inf, np.nan, 2.0], np.float32)
     got = mx.nd.broadcast_hypot(mx.nd.array(a), mx.nd.array(b)).asnumpy()
     np.testing.assert_array_equal(got, np.hypot(a, b))  # hypot(inf, nan) is inf
+
+
+@pytest.mark.parametrize("shapes", [((5, 7), (5, 7)), ((64, 1, 128), (32, 1)), ((3, 1, 4), (4,))])
+def test_float32_hypot_in_float32_is_within_2_ulp_of_hypotf(shapes: tuple) -> None:
+    """Squares in the safe range are summed in float32; numpy's hypot (libm hypotf) within
+    2 ulp. Tiny squares on both sides take the float64 blocks (bit for bit, test above)."""
+    rng = _rng(6)
+    a = rng.uniform(-1e15, 1e15, shapes[0]).astype(np.float32)
+    b = rng.uniform(-1e-3, 1e-3, shapes[1]).astype(np.float32)
+    for x, y in ((a, b), (b, a)):
+        got = mx.nd.broadcast_hypot(mx.nd.array(x), mx.nd.array(y)).asnumpy()
+        np.testing.assert_array_max_ulp(got, np.hypot(x, y), maxulp=2)
+        np.testing.assert_array_equal(got, np.sqrt(x * x + y * y))  # the float32 formula
+    tiny = np.full(shapes[0], 3e-20, np.float32)
+    got = mx.nd.broadcast_hypot(mx.nd.array(tiny), mx.nd.array(np.zeros(shapes[1], np.float32)))
+    np.testing.assert_array_equal(got.asnumpy(), np.broadcast_to(tiny, got.shape))
