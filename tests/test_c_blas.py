@@ -6,6 +6,7 @@ share; what falls back to numpy; and the switch that turns the path off.
 
 from __future__ import annotations
 
+import ctypes.util
 import os
 import subprocess
 import sys
@@ -19,7 +20,7 @@ ck = pytest.importorskip("mxlite_c_kernels")
 if not ck.available():
     pytest.skip(f"C kernel pack not built: {ck.UNAVAILABLE_REASON}", allow_module_level=True)
 
-from mxlite_c_kernels import _blas  # noqa: E402
+from mxlite_c_kernels import _blas, _openblas  # noqa: E402
 
 RTOL = {np.float32: 2e-5, np.float64: 1e-12, np.int64: 0}
 
@@ -46,7 +47,7 @@ def check(a: np.ndarray, b: np.ndarray, accumulate: bool = False, nt: int = 2) -
 
 def test_the_blas_of_this_numpy_was_found() -> None:
     # the PyPI wheels of numpy bundle OpenBLAS; other builds fall back (tested below)
-    if not any("openblas" in os.path.basename(p) for p in _blas._candidate_libraries()):
+    if not any("openblas" in os.path.basename(p) for p in _openblas._candidate_libraries()):
         pytest.skip("numpy here does not use a bundled OpenBLAS")
     assert _blas.AVAILABLE, _blas.UNAVAILABLE_REASON
 
@@ -117,6 +118,14 @@ def test_turned_off_by_the_environment() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           check=True)
     assert done.stdout.strip() == "False turned off by MXLITE_C_BLAS=0 4.0"
+
+
+def test_a_library_without_the_routines_is_passed_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_openblas, "_candidate_libraries", lambda: [ctypes.util.find_library("c")])
+    found, reason = _openblas.find()
+    assert found is None and reason.startswith("no OpenBLAS with cblas_?gemm")
+    monkeypatch.setattr(_openblas, "_candidate_libraries", lambda: ["/nonexistent/libopenblas.so"])
+    assert _openblas.find()[0] is None
 
 
 def test_plugins_command_says_how_gemms_run() -> None:

@@ -5,80 +5,38 @@ for a while after each call. Between the pack's parallel loops and numpy's GEMMs
 then fight over the cores: on a 2-core machine LeNet's training step gained only 1.36x from a
 second thread. ``matmul`` instead splits a GEMM (or a stack of them) over the pack's OpenMP
 threads, each running a single-threaded piece through the same BLAS routine numpy uses, so one
-pool does all the work.
+pool does all the work, and its threads may wait for the next loop by spinning briefly (see
+``_lib``).
 
-The routine is found once, at import: ``cblas_sgemm``/``cblas_dgemm`` and OpenBLAS's
-``openblas_set_num_threads_local`` in the BLAS library numpy has loaded (the suffixed names of
-the scipy-openblas builds first). Where they are not found (another BLAS, another platform),
-``AVAILABLE`` is False, ``UNAVAILABLE_REASON`` says why, and ``matmul`` is ``numpy.matmul``.
-``MXLITE_C_BLAS=0`` turns the path off (for comparing, or to work around a BLAS problem).
+The routines (``cblas_sgemm``/``cblas_dgemm`` and OpenBLAS's ``openblas_get/set_num_threads``)
+are found by ``_openblas``. OpenBLAS built with pthreads, as numpy's wheels are, runs a call on
+one thread only while its global thread count is 1: the C side sets it to 1 for the duration of
+each of its GEMMs and puts it back. Where the routines are not found (another BLAS, another
+platform, or ``MXLITE_C_BLAS=0``), ``AVAILABLE`` is False, ``UNAVAILABLE_REASON`` says why, and
+``matmul`` is ``numpy.matmul``.
 """
 
 from __future__ import annotations
 
-import ctypes
-import glob
-import os
 from math import prod
 from typing import Any
 
 import numpy as np
 
+from . import _openblas
 from ._lib import ffi, func, lib, ptr, threads
 
-__all__ = ["AVAILABLE", "UNAVAILABLE_REASON", "matmul", "OPT_OUT"]
-
-OPT_OUT = "MXLITE_C_BLAS"
-#: (sgemm, dgemm, 64-bit integers) symbol names, most specific first
-_SYMBOLS = (("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", True),
-            ("cblas_sgemm64_", "cblas_dgemm64_", True),
-            ("scipy_cblas_sgemm", "scipy_cblas_dgemm", False),
-            ("cblas_sgemm", "cblas_dgemm", False))
-_SET_LOCAL = ("openblas_set_num_threads_local", "scipy_openblas_set_num_threads_local64_",
-              "scipy_openblas_set_num_threads_local")
-
-
-def _candidate_libraries() -> list[str]:
-    """Shared libraries that may be numpy's BLAS: those bundled with the wheel, then the
-    BLAS libraries this process has mapped (Linux)."""
-    site = os.path.dirname(os.path.dirname(np.__file__))
-    found = sorted(glob.glob(os.path.join(site, "numpy.libs", "*openblas*")))
-    found += sorted(glob.glob(os.path.join(os.path.dirname(np.__file__), ".dylibs", "*openblas*")))
-    try:
-        with open("/proc/self/maps") as maps:
-            mapped = {line.split()[-1] for line in maps if "blas" in line.lower()}
-        found += sorted(path for path in mapped if path.startswith("/") and path not in found)
-    except OSError:
-        pass
-    return found
-
-
-def _address(library: ctypes.CDLL, name: str) -> int | None:
-    try:
-        return ctypes.cast(getattr(library, name), ctypes.c_void_p).value
-    except AttributeError:
-        return None
+__all__ = ["AVAILABLE", "UNAVAILABLE_REASON", "matmul"]
 
 
 def _connect() -> str | None:
     """Hand the BLAS routines to the C side; None when done, else why not."""
-    if os.environ.get(OPT_OUT, "").strip().lower() in ("0", "false", "no", "off"):
-        return f"turned off by {OPT_OUT}={os.environ[OPT_OUT]}"
-    libraries = _candidate_libraries()
-    for path in libraries:
-        try:
-            library = ctypes.CDLL(path)
-        except OSError:
-            continue
-        set_local = next((a for a in (_address(library, n) for n in _SET_LOCAL) if a), None)
-        for sname, dname, ilp64 in _SYMBOLS:
-            sgemm, dgemm = _address(library, sname), _address(library, dname)
-            if sgemm and dgemm and set_local:
-                lib.ck_set_blas(ffi.cast("void*", sgemm), ffi.cast("void*", dgemm),
-                                ffi.cast("void*", set_local), int(ilp64))
-                return None
-    return ("no OpenBLAS with cblas_?gemm and openblas_set_num_threads_local among "
-            f"{libraries or 'the loaded libraries'}: GEMMs run through numpy.matmul")
+    if _openblas.FOUND is None:
+        return _openblas.REASON
+    sgemm, dgemm, get_threads, set_threads, ilp64 = _openblas.FOUND
+    lib.ck_set_blas(*(ffi.cast("void*", a) for a in (sgemm, dgemm, get_threads, set_threads)),
+                    int(ilp64))
+    return None
 
 
 UNAVAILABLE_REASON: str | None = _connect()

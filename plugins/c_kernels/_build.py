@@ -82,7 +82,8 @@ void ck_adam_update_{s}({t}* w, const {t}* g, {t}* mean, {t}* var, int64_t n, fl
 """
 
 CDEF = ("int ck_openmp(void);\nint ck_max_threads(void);\n"
-        "void ck_set_blas(void* sgemm, void* dgemm, void* set_threads_local, int ilp64);\n"
+        "void ck_set_blas(void* sgemm, void* dgemm, void* get_threads, void* set_threads,\n"
+        "                 int ilp64);\n"
         "int ck_have_blas(void);\n") + "".join(
     TYPED.format(t=t, s=s) for t, s in (("float", "f32"), ("double", "f64")))
 

@@ -20,14 +20,18 @@ from mxlite.base import MXNetValueError
 
 
 def _import_compiled():  # type: ignore[no-untyped-def]
-    """The compiled module, its OpenMP threads made to sleep between loops.
+    """The compiled module, its OpenMP threads told how to wait between loops.
 
-    numpy's BLAS runs its own threads between our loops; OpenMP threads that keep spinning
-    after a loop (GNU OpenMP's default) take the cores those need, and every step slows
-    down many times over. Unless the user chose a wait policy, ``OMP_WAIT_POLICY=PASSIVE``
-    is set while the OpenMP runtime loads (it reads the environment then) and removed again.
+    When the pack runs its GEMMs itself (numpy's OpenBLAS found, see ``_blas``), its OpenMP
+    threads are the only busy ones: they keep GNU OpenMP's default, spinning a little while
+    (GOMP_SPINCOUNT's 300k rounds, well under a millisecond) before they sleep, so the next
+    loop starts at once. Otherwise numpy's BLAS threads run between our loops, and threads
+    spinning beside them take the cores those need: ``OMP_WAIT_POLICY=PASSIVE`` is set while
+    the OpenMP runtime loads (it reads the environment then) and removed again. A wait policy
+    the user chose is kept either way.
     """
-    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
+    from ._openblas import FOUND
+    if FOUND is not None or "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
         from . import _ckernels
         return _ckernels
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"

@@ -1078,7 +1078,8 @@ void SFX(ck_adam_update)(T* w, const T* g, T* mean, T* var, int64_t n, float lr_
  * offsets i * sA, i * sB, i * sC (a stride 0 repeats one operand). They are split over the
  * threads: whole GEMMs when there are at least as many as threads, else each GEMM's columns
  * (or rows, when it has fewer columns than rows) in blocks of 16, every piece a single-threaded
- * BLAS call. Call only when ck_have_blas(). */
+ * BLAS call; small problems run whole on the calling thread, single-threaded too (so the BLAS's
+ * own threads stay asleep). Call only when ck_have_blas(). */
 void SFX(ck_gemm)(int ta, int tb, int64_t count, int64_t M, int64_t N, int64_t K,
                   const T* A, int64_t lda, int64_t sA, const T* B, int64_t ldb, int64_t sB,
                   T beta, T* C, int64_t ldc, int64_t sC, int nt) {
@@ -1090,29 +1091,24 @@ void SFX(ck_gemm)(int ta, int tb, int64_t count, int64_t M, int64_t N, int64_t K
     /* pieces per GEMM: 1 when whole GEMMs keep every thread busy */
     const int64_t split = (!par || count >= nthr) ? 1 : (blocks < nthr ? blocks : nthr);
     const int64_t tasks = count * split;
+    const int old = ck_blas_single_begin();
 #ifdef _OPENMP
-#pragma omp parallel num_threads(nthr) if(par && tasks > 1)
+#pragma omp parallel for num_threads(nthr) if(par && tasks > 1) schedule(static)
 #endif
-    {
-        const int old = ck_blas_set_local(1);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-        for (int64_t task = 0; task < tasks; ++task) {
-            const int64_t i = task / split, piece = task % split;
-            const int64_t lo = blocks * piece / split * 16;
-            int64_t hi = blocks * (piece + 1) / split * 16;
-            hi = hi < span ? hi : span;
-            if (hi <= lo) continue;
-            const T* a = A + i * sA;
-            const T* b = B + i * sB;
-            T* c = C + i * sC;
-            if (by_cols)  /* columns lo..hi of C: those columns of op(B) */
-                TBLAS(ta, tb, M, hi - lo, K, a, lda, b + (tb ? lo * ldb : lo), ldb, beta, c + lo, ldc);
-            else          /* rows lo..hi of C: those rows of op(A) */
-                TBLAS(ta, tb, hi - lo, N, K, a + (ta ? lo : lo * lda), lda, b, ldb, beta,
-                      c + lo * ldc, ldc);
-        }
-        ck_blas_set_local(old);
+    for (int64_t task = 0; task < tasks; ++task) {
+        const int64_t i = task / split, piece = task % split;
+        const int64_t lo = blocks * piece / split * 16;
+        int64_t hi = blocks * (piece + 1) / split * 16;
+        hi = hi < span ? hi : span;
+        if (hi <= lo) continue;
+        const T* a = A + i * sA;
+        const T* b = B + i * sB;
+        T* c = C + i * sC;
+        if (by_cols)  /* columns lo..hi of C: those columns of op(B) */
+            TBLAS(ta, tb, M, hi - lo, K, a, lda, b + (tb ? lo * ldb : lo), ldb, beta, c + lo, ldc);
+        else          /* rows lo..hi of C: those rows of op(A) */
+            TBLAS(ta, tb, hi - lo, N, K, a + (ta ? lo : lo * lda), lda, b, ldb, beta,
+                  c + lo * ldc, ldc);
     }
+    ck_blas_single_end(old);
 }

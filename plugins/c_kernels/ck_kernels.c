@@ -133,17 +133,34 @@ typedef void (*ck_gemm_lp64_f64)(int, int, int, int, int, int, double, const dou
                                  const double*, int, double, double*, int);
 static void* ck_blas_gemm_f32 = NULL;
 static void* ck_blas_gemm_f64 = NULL;
-static int (*ck_blas_set_local)(int) = NULL;
+static int (*ck_blas_get_threads)(void) = NULL;
+static void (*ck_blas_set_threads)(int) = NULL;
 static int ck_blas_ilp64 = 0;
 
-void ck_set_blas(void* sgemm, void* dgemm, void* set_threads_local, int ilp64) {
+void ck_set_blas(void* sgemm, void* dgemm, void* get_threads, void* set_threads, int ilp64) {
     ck_blas_gemm_f32 = sgemm;
     ck_blas_gemm_f64 = dgemm;
-    ck_blas_set_local = (int (*)(int))set_threads_local;
+    ck_blas_get_threads = (int (*)(void))get_threads;
+    ck_blas_set_threads = (void (*)(int))set_threads;
     ck_blas_ilp64 = ilp64;
 }
 
-int ck_have_blas(void) { return ck_blas_gemm_f32 && ck_blas_gemm_f64 && ck_blas_set_local; }
+int ck_have_blas(void) {
+    return ck_blas_gemm_f32 && ck_blas_gemm_f64 && ck_blas_get_threads && ck_blas_set_threads;
+}
+
+/* OpenBLAS built with pthreads (numpy's wheels) runs a call single-threaded only when its
+ * global thread count is 1: it is set to 1 around our calls (from the calling thread, before
+ * and after the parallel region) and put back. */
+static int ck_blas_single_begin(void) {
+    const int old = ck_blas_get_threads();
+    if (old != 1) ck_blas_set_threads(1);
+    return old;
+}
+
+static void ck_blas_single_end(int old) {
+    if (old != 1) ck_blas_set_threads(old);
+}
 
 /* row-major C = op(A) op(B) + beta C, on the calling thread with the BLAS single-threaded */
 #define CK_ROW_MAJOR 101
