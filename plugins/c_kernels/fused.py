@@ -31,6 +31,8 @@ OP_NAME = "_fc_act"
 PASS_NAME = "c_kernels.fuse_fc_act"
 #: activations fused, with their ck_act_fwd kind codes (their gradients read only the output)
 FUSED_KINDS = {"relu": 0, "sigmoid": 1, "tanh": 2, "softrelu": 3}
+#: ck_fc_epilogue's kind for the bias add alone
+BIAS_ONLY = -1
 
 
 def _rows(p: Params, x: np.ndarray) -> int:
@@ -64,7 +66,12 @@ def _forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> Non
     epilogue, _, nt = prepared(p, y.dtype, lambda: _prep(y.dtype))
     y2 = y.reshape(rows, nh)
     matmul(x.reshape(rows, w.shape[1]), w.T, y2, nt=nt)
-    epilogue(ptr(y2), NULL if p.no_bias else ptr(ins[2]), rows, nh, FUSED_KINDS[p.act_type], nt)
+    if p.act_type == "tanh":  # numpy's tanh is one SIMD pass, several times faster than ours
+        if not p.no_bias:
+            epilogue(ptr(y2), ptr(ins[2]), rows, nh, BIAS_ONLY, nt)
+        np.tanh(y2, out=y2)
+    else:
+        epilogue(ptr(y2), NULL if p.no_bias else ptr(ins[2]), rows, nh, FUSED_KINDS[p.act_type], nt)
 
 
 @contiguous_backward
