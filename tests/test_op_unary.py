@@ -211,3 +211,16 @@ def test_fast_forms_are_bit_identical_to_the_numpy_ufunc(name: str, ufunc: np.uf
         got = getattr(mx.nd, name)(mx.nd.array(x, dtype=dtype)).asnumpy()
         np.testing.assert_array_equal(got, ufunc(x))
     assert got.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_round_edge_values(dtype: type) -> None:
+    """Halves away from zero; just below a half down; inf, NaN and huge values unchanged."""
+    below_half = np.nextafter(dtype(0.5), dtype(0))
+    x = np.array([0.5, -0.5, 1.5, -2.5, 2.5, below_half, -below_half, np.inf, -np.inf,
+                  np.nan, 3e38, -3e38, 8388607.5, 0.0], dtype)
+    expected = np.array([1, -1, 2, -3, 3, 0, 0, np.inf, -np.inf, np.nan, 3e38, -3e38,
+                         8388608, 0], dtype)
+    with np.errstate(invalid="ignore"):
+        got = mx.nd.round(mx.nd.array(x, dtype=dtype)).asnumpy()
+    np.testing.assert_array_equal(got, expected)

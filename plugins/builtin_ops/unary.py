@@ -91,9 +91,15 @@ def _rcbrt(x: np.ndarray, y: np.ndarray) -> None:
 
 
 def _round_half_away(x: np.ndarray, y: np.ndarray) -> None:
-    """MXNet's ``round``: halves go away from zero (numpy's ``round`` goes to even)."""
+    """MXNet's ``round``: halves go away from zero (numpy's ``round`` goes to even). The
+    fraction ``x - trunc(x)`` is exact; ``trunc(2 * fraction)`` is the step away from zero
+    (-1, 0 or 1). At +-inf the fraction is NaN: clamped to -1, it leaves inf unchanged."""
     np.trunc(x, out=y, casting="unsafe")
-    y += np.sign(x) * (np.abs(x - y) >= 0.5)
+    d = np.subtract(x, y, dtype=y.dtype)
+    np.fmax(d, -1, out=d)
+    d += d
+    np.trunc(d, out=d)
+    y += d
 
 
 def _rint_half_down(x: np.ndarray, y: np.ndarray) -> None:
