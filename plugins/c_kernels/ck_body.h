@@ -6,7 +6,7 @@
 /* kinds: 0 relu, 1 sigmoid, 2 tanh, 3 softrelu, 4 softsign, 5 leaky, 6 elu, 7 selu */
 #define CK_MAP(EXPR) do { CK_PFOR for (int64_t i = 0; i < n; ++i) { const T v = x[i]; y[i] = (EXPR); } } while (0)
 
-void SFX(ck_act_fwd)(const T* x, T* y, int64_t n, int kind, double slope, int nt) {
+CK_SIMD void SFX(ck_act_fwd)(const T* x, T* y, int64_t n, int kind, double slope, int nt) {
     const int nthr = ck_threads(nt);
     const int par = n > CK_PAR_MIN && nthr > 1;
     const T s = (T)slope;
@@ -29,7 +29,7 @@ void SFX(ck_act_fwd)(const T* x, T* y, int64_t n, int kind, double slope, int nt
  * x (softsign, leaky, elu, selu); dx may alias og. */
 #define CK_GRAD(EXPR) do { CK_PFOR for (int64_t i = 0; i < n; ++i) { const T g = og[i]; dx[i] = (EXPR); } } while (0)
 
-void SFX(ck_act_bwd)(const T* og, const T* x, const T* y, T* dx, int64_t n, int kind, double slope,
+CK_SIMD void SFX(ck_act_bwd)(const T* og, const T* x, const T* y, T* dx, int64_t n, int kind, double slope,
                      int nt) {
     const int nthr = ck_threads(nt);
     const int par = n > CK_PAR_MIN && nthr > 1;
@@ -50,7 +50,7 @@ void SFX(ck_act_bwd)(const T* og, const T* x, const T* y, T* dx, int64_t n, int 
 #undef CK_GRAD
 
 /* prelu over (b, c, s) data with one slope per channel (gs = 1) or one in all (gs = 0) */
-void SFX(ck_prelu_fwd)(const T* x, const T* gamma, T* y, int64_t B, int64_t C, int64_t S,
+CK_SIMD void SFX(ck_prelu_fwd)(const T* x, const T* gamma, T* y, int64_t B, int64_t C, int64_t S,
                        int64_t gs, int nt) {
     const int nthr = ck_threads(nt);
     const int par = B * C * S > CK_PAR_MIN && nthr > 1;
@@ -65,7 +65,7 @@ void SFX(ck_prelu_fwd)(const T* x, const T* gamma, T* y, int64_t B, int64_t C, i
 }
 
 /* dx (may be NULL) and dgamma (may be NULL; C entries, or 1 when gs = 0) */
-void SFX(ck_prelu_bwd)(const T* og, const T* x, const T* gamma, T* dx, T* dgamma, int64_t B,
+CK_SIMD void SFX(ck_prelu_bwd)(const T* og, const T* x, const T* gamma, T* dx, T* dgamma, int64_t B,
                        int64_t C, int64_t S, int64_t gs, int nt) {
     const int nthr = ck_threads(nt);
     const int par = B * C * S > CK_PAR_MIN && nthr > 1;
@@ -135,7 +135,7 @@ void SFX(ck_col_sum)(const T* g, T* out, int64_t rows, int64_t cols, int nt) {
  * of operations as the bias add followed by ck_act_fwd */
 #define CK_EPI(EXPR) do { CK_PFOR for (int64_t r = 0; r < rows; ++r) { T* yr = y + r * cols; \
     for (int64_t c = 0; c < cols; ++c) { const T v = bias ? yr[c] + bias[c] : yr[c]; yr[c] = (EXPR); } } } while (0)
-void SFX(ck_fc_epilogue)(T* y, const T* bias, int64_t rows, int64_t cols, int kind, int nt) {
+CK_SIMD void SFX(ck_fc_epilogue)(T* y, const T* bias, int64_t rows, int64_t cols, int kind, int nt) {
     const int nthr = ck_threads(nt);
     const int par = rows * cols > CK_PAR_MIN && nthr > 1;
     switch (kind) {
@@ -695,7 +695,7 @@ void SFX(ck_pool_bwd)(const T* x, const T* y, const T* dy, T* dx, int64_t planes
 
 /* ============================== BatchNorm ================================================== */
 /* data seen as (B, C, S) with channels C; statistics per channel, channels in parallel */
-void SFX(ck_bn_fwd_train)(const T* x, T* y, const T* gamma, const T* beta, T* mean, T* invstd,
+CK_SIMD void SFX(ck_bn_fwd_train)(const T* x, T* y, const T* gamma, const T* beta, T* mean, T* invstd,
                           T* mmean, T* mvar, int64_t B, int64_t C, int64_t S, double eps,
                           double momentum, int nt) {
     const int nthr = ck_threads(nt);
@@ -741,7 +741,7 @@ void SFX(ck_bn_fwd_train)(const T* x, T* y, const T* gamma, const T* beta, T* me
 }
 
 /* inference: the moving statistics, copied into mean / invstd for backward */
-void SFX(ck_bn_fwd_infer)(const T* x, T* y, const T* gamma, const T* beta, T* mean, T* invstd,
+CK_SIMD void SFX(ck_bn_fwd_infer)(const T* x, T* y, const T* gamma, const T* beta, T* mean, T* invstd,
                           const T* mmean, const T* mvar, int64_t B, int64_t C, int64_t S,
                           double eps, int nt) {
     const int nthr = ck_threads(nt);
@@ -762,7 +762,7 @@ void SFX(ck_bn_fwd_infer)(const T* x, T* y, const T* gamma, const T* beta, T* me
 }
 
 /* gradients; dx, dgamma, dbeta may each be NULL */
-void SFX(ck_bn_bwd)(const T* og, const T* x, const T* gamma, const T* mean, const T* invstd,
+CK_SIMD void SFX(ck_bn_bwd)(const T* og, const T* x, const T* gamma, const T* mean, const T* invstd,
                     T* dx, T* dgamma, T* dbeta, int64_t B, int64_t C, int64_t S, int fix_gamma,
                     int use_global, int nt) {
     const int nthr = ck_threads(nt);
@@ -801,7 +801,7 @@ void SFX(ck_bn_bwd)(const T* og, const T* x, const T* gamma, const T* mean, cons
 
 /* ============================== softmax ==================================================== */
 /* rows of n elements `inner` apart: data (outer, n, inner); row r = (o, i) */
-void SFX(ck_softmax_fwd)(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, double scale,
+CK_SIMD void SFX(ck_softmax_fwd)(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, double scale,
                          int log_out, int nt) {
     const int nthr = ck_threads(nt);
     const int64_t rows = outer * inner;
@@ -834,7 +834,7 @@ void SFX(ck_softmax_fwd)(const T* x, T* y, int64_t outer, int64_t n, int64_t inn
     }
 }
 
-void SFX(ck_softmax_bwd)(const T* y, const T* og, T* dx, int64_t outer, int64_t n, int64_t inner,
+CK_SIMD void SFX(ck_softmax_bwd)(const T* y, const T* og, T* dx, int64_t outer, int64_t n, int64_t inner,
                          double scale, int log_out, int nt) {
     const int nthr = ck_threads(nt);
     const int64_t rows = outer * inner;
@@ -1022,7 +1022,7 @@ void SFX(ck_reduce)(const T* x, T* out, int64_t A, int64_t R, int64_t B, int op,
 /* MXNet's sgd_update / sgd_mom_update in T, in the optimizer's order of operations; hyper-
  * parameters arrive as float (rounded to float32 as MXNet's kernels parse them), then are
  * widened to T. clip < 0: no clipping. */
-void SFX(ck_sgd_update)(T* w, const T* g, T* mom, int64_t n, float lr_f, float wd_f,
+CK_SIMD void SFX(ck_sgd_update)(T* w, const T* g, T* mom, int64_t n, float lr_f, float wd_f,
                         float rescale_f, float clip_f, float momentum_f, int nt) {
     const T lr = lr_f, wd = wd_f, rescale = rescale_f, clip = clip_f, momentum = momentum_f;
     const int nthr = ck_threads(nt);
@@ -1050,7 +1050,7 @@ void SFX(ck_sgd_update)(T* w, const T* g, T* mom, int64_t n, float lr_f, float w
     }
 }
 
-void SFX(ck_adam_update)(T* w, const T* g, T* mean, T* var, int64_t n, float lr_f, float wd_f,
+CK_SIMD void SFX(ck_adam_update)(T* w, const T* g, T* mean, T* var, int64_t n, float lr_f, float wd_f,
                          float rescale_f, float clip_f, float beta1_f, float beta2_f, float eps_f,
                          int nt) {
     const T lr = lr_f, wd = wd_f, rescale = rescale_f, clip = clip_f, beta1 = beta1_f,
