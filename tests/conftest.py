@@ -37,6 +37,23 @@ def _isolated_config_files(_empty_config_dir: Path, monkeypatch: pytest.MonkeyPa
     config.reload()
 
 
+def _backends() -> list[str]:
+    """numpy, and "c" where the C kernel pack is built."""
+    try:
+        import mxlite_c_kernels
+    except ImportError:
+        return ["numpy"]
+    return ["numpy", "c"] if mxlite_c_kernels.available() else ["numpy"]
+
+
+@pytest.fixture(params=_backends())
+def each_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test once per available backend, that backend first in ``backends.order``
+    (operator tests use it through ``pytestmark = pytest.mark.usefixtures("each_backend")``)."""
+    with config.override(**{"backends.order": [request.param]}):
+        yield request.param
+
+
 @pytest.fixture
 def fresh_registry() -> Iterator[None]:
     """Reload the registry (and generated constructors) before and after the test."""

@@ -17,6 +17,9 @@ import numpy as np
 import pytest
 from mxlite.test_utils import assert_almost_equal, check_numeric_gradient
 
+#: every test here runs once per available backend (numpy, and "c" where built)
+pytestmark = pytest.mark.usefixtures("each_backend")
+
 DTYPES = [np.float32, np.float64]
 #: forward against the numpy reference, per dtype
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}

@@ -15,6 +15,9 @@ from mxlite.test_utils import (
     check_symbolic_forward,
 )
 
+#: every test here runs once per available backend (numpy, and "c" where built)
+pytestmark = pytest.mark.usefixtures("each_backend")
+
 A, B = mx.sym.Variable("a"), mx.sym.Variable("b")
 
 

@@ -15,6 +15,9 @@ import pytest
 from mxlite.registry import get_registry
 from mxlite.test_utils import check_numeric_gradient, check_symbolic_backward, check_symbolic_forward
 
+#: every test here runs once per available backend (numpy, and "c" where built)
+pytestmark = pytest.mark.usefixtures("each_backend")
+
 X = mx.sym.Variable("x")
 I = mx.sym.Variable("i")  # noqa: E741
 RNG = np.random.default_rng(7)

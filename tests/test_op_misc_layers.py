@@ -17,6 +17,9 @@ from mxlite.test_utils import (
     check_symbolic_forward,
 )
 
+#: every test here runs once per available backend (numpy, and "c" where built)
+pytestmark = pytest.mark.usefixtures("each_backend")
+
 RNG = np.random.default_rng(5)
 V = np.float32([-2.0, -0.5, 0.0, 0.3, 1.5])
 

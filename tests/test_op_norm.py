@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 from mxlite.test_utils import assert_almost_equal, check_numeric_gradient, check_symbolic_forward
 
+#: every test here runs once per available backend (numpy, and "c" where built)
+pytestmark = pytest.mark.usefixtures("each_backend")
+
 RNG = np.random.default_rng(11)
 # a fixed input shared with the MXNet hand checks
 X = (np.arange(24, dtype=np.float32).reshape(2, 3, 2, 2) % 7) * 0.3 - 0.9

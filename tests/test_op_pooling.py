@@ -12,6 +12,9 @@ import numpy as np
 import pytest
 from mxlite.test_utils import assert_almost_equal, check_numeric_gradient, check_symbolic_forward
 
+#: every test here runs once per available backend (numpy, and "c" where built)
+pytestmark = pytest.mark.usefixtures("each_backend")
+
 RNG = np.random.default_rng(3)
 LOWEST32 = float(np.finfo(np.float32).min)
 

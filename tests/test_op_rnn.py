@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 from mxlite.test_utils import assert_almost_equal, check_numeric_gradient
 
+#: every test here runs once per available backend (numpy, and "c" where built)
+pytestmark = pytest.mark.usefixtures("each_backend")
+
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 MODES = list(GATES)
 T, N, IN, H = 3, 2, 3, 2

@@ -18,6 +18,9 @@ from mxlite.test_utils import (
     check_symbolic_forward,
 )
 
+#: every test here runs once per available backend (numpy, and "c" where built)
+pytestmark = pytest.mark.usefixtures("each_backend")
+
 X = mx.sym.Variable("x")
 RNG = np.random.default_rng(42)
 

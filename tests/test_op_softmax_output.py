@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 from mxlite.test_utils import assert_almost_equal, check_symbolic_backward, check_symbolic_forward
 
+#: every test here runs once per available backend (numpy, and "c" where built)
+pytestmark = pytest.mark.usefixtures("each_backend")
+
 RNG = np.random.default_rng(7)
 
 

@@ -14,6 +14,9 @@ from mxlite.test_utils import (
     check_symbolic_forward,
 )
 
+#: every test here runs once per available backend (numpy, and "c" where built)
+pytestmark = pytest.mark.usefixtures("each_backend")
+
 
 def _sigmoid(v: float) -> float:
     return 1.0 / (1.0 + math.exp(-v))
