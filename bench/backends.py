@@ -4,8 +4,9 @@ MLP 784-128-64-10 at batch 64 and 512, and a 20x1024 MLP at batch 256; an MXNet 
 when its interpreter is given; then the thread scaling (1 vs 2 threads) of both backends on
 LeNet.
 
-Each figure is a fresh process: ``batch / median step time`` over ``--steps`` timed steps after
-warm-up (the median resists other processes on a shared machine; the spread is printed). Both
+Each figure is ``batch / median step time`` over ``--steps`` timed steps after warm-up in a fresh
+process, and the median of ``--rounds`` such processes, the columns of a row taking turns
+(on a shared virtual machine the speed of one process can swing by 2x for seconds at a time). Both
 mxlite columns update the weights through ``mx.optimizer.SGD`` and its updater, as Module does:
 with "c" in ``backends.order`` that runs the pack's fused SGD kernel, with numpy alone the
 optimizer's numpy code; MXNet runs its own ``sgd_mom_update`` with OMP_NUM_THREADS=2. The main
@@ -14,7 +15,7 @@ threads); the scaling table sets OMP_NUM_THREADS to 1 and 2, and also runs 2 thr
 single-threaded BLAS (OPENBLAS_NUM_THREADS=1: the C loops' OpenMP threads then do not compete
 with BLAS threads for the cores).
 
-    python bench/backends.py [--mxnet-python /work/mxnet-venv/bin/python] [--steps 30]
+    python bench/backends.py [--mxnet-python /work/mxnet-venv/bin/python] [--steps 30] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -141,17 +142,37 @@ def _speed(result: dict | None) -> float | None:
     return result["samples_s"] if result else None
 
 
+def _interleaved(specs: list[tuple], steps: int, rounds: int, mxnet: str | None) -> list:
+    """Each spec ``(model, backend, env)`` measured ``rounds`` times in fresh processes, the
+    specs taking turns within a round (so a slow phase of a shared machine hits them alike);
+    the result with the median samples/s of each spec, or None when it did not run."""
+    runs: list[list[dict]] = [[] for _ in specs]
+    for _ in range(rounds):
+        for i, (model, backend, env) in enumerate(specs):
+            result = _run(model, backend, steps, env, mxnet=mxnet)
+            if result is not None:
+                runs[i].append(result)
+    medians = []
+    for results in runs:
+        ordered = sorted(results, key=lambda r: r["samples_s"])
+        medians.append(ordered[len(ordered) // 2] if ordered else None)
+    return medians
+
+
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=30, help="timed steps per measurement")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="fresh-process measurements per figure, interleaved; the median is shown")
     args = p.parse_args()
     if args.worker:
         worker(args.worker, args.framework)
         return
     rows = []
     for model in MODELS:
-        numpy_run, c_run = _run(model, "numpy", args.steps), _run(model, "c", args.steps)
-        mxnet_run = _run(model, "mxnet", args.steps, mxnet=args.mxnet_python)
+        numpy_run, c_run, mxnet_run = _interleaved(
+            [(model, "numpy", None), (model, "c", None), (model, "mxnet", None)], args.steps,
+            args.rounds, args.mxnet_python)
         target = TARGETS.get(model)
         met = "" if not target or not c_run or not numpy_run else \
             ("ok" if c_run["samples_s"] >= target * numpy_run["samples_s"] else "MISSED")
@@ -161,17 +182,20 @@ def main() -> None:
                      c_run["on_backend"] if c_run else "-"])
     settings = ", ".join(f"{key}={os.environ.get(key, 'unset')}"
                          for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"))
-    print(f"training step samples/s (median of {args.steps} steps; {settings})")
+    print(f"training step samples/s (median of {args.steps} steps in a process, median of "
+          f"{args.rounds} interleaved processes; {settings})")
     print(table(rows, ["model", "numpy", "c", "c/numpy", "target", "mxnet 1.9.1", "c/mxnet",
                        "ops on c"]))
     scaling = []
     for backend in ("numpy", "c"):
-        runs = [_run("lenet-b64", backend, args.steps, env) for env in SCALING.values()]
+        runs = _interleaved([("lenet-b64", backend, env) for env in SCALING.values()],
+                            args.steps, args.rounds, None)
         scaling.append([backend, *map(_fmt, runs), ratio(_speed(runs[1]), _speed(runs[0])),
                         ratio(_speed(runs[2]), _speed(runs[0]))])
     print("\nLeNet b64 thread scaling: OMP_NUM_THREADS sets the C loops' threads and numpy's "
           "BLAS threads unless OPENBLAS_NUM_THREADS is set")
     print(table(scaling, ["backend", *SCALING, "2 vs 1", "2 (BLAS 1) vs 1"]))
+
 
 if __name__ == "__main__":
     main()

@@ -15,16 +15,13 @@
 #include <omp.h>
 #endif
 
-/* below this many elements a loop runs on the calling thread: a parallel region costs a few
- * microseconds on an idle machine but can cost a scheduler slice when the cores are shared,
- * so only loops of a fraction of a millisecond or more go parallel */
-#define CK_PAR_MIN 131072
-/* the same for loops doing a few cheap operations per element (copies, im2col, pooling,
- * sums). A parallel region costs tens of microseconds once the sleeping (OMP_WAIT_POLICY=
- * PASSIVE, see _lib.py) worker has to be woken, and more when an OpenBLAS thread spins on the
- * other core after a GEMM (it does for a while after each one): measured on LeNet, such loops
- * of a few hundred thousand elements ran slower on 2 threads than on one. */
-#define CK_PAR_MIN_CHEAP (8 * CK_PAR_MIN)
+/* below this many elements a loop runs on the calling thread. The pack's GEMMs run on its own
+ * OpenMP threads (see _blas.py), which spin for a moment between loops, so a parallel region
+ * costs a microsecond or two; on LeNet's training step these thresholds gave 1.69x from a
+ * second thread, against 1.61x with 4-8 times higher ones (medians of 5 interleaved runs) */
+#define CK_PAR_MIN 32768
+/* the same for loops doing a few cheap operations per element (copies, im2col, pooling, sums) */
+#define CK_PAR_MIN_CHEAP 65536
 
 /* a small helper to inline even where gcc would not (the pooling fast paths rely on it to
  * specialise on constant window extents) */
