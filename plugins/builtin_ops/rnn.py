@@ -256,14 +256,6 @@ def _length_masks(lengths: np.ndarray | None, t: int, dtype: Any) -> tuple:
 
 
 # -- small in-place helpers ------------------------------------------------------------------
-def _sigmoid(x: np.ndarray) -> None:
-    """In place; written with tanh so that large inputs do not overflow."""
-    x *= 0.5
-    np.tanh(x, out=x)
-    x *= 0.5
-    x += 0.5
-
-
 def _times_sigmoid_grad(out: np.ndarray, y: np.ndarray, tmp: np.ndarray) -> None:
     """``out *= y * (1 - y)`` for a sigmoid output ``y``."""
     np.subtract(1, y, out=tmp)
@@ -303,20 +295,19 @@ def _hold_padding(run: _Run, t: int, new: np.ndarray, old: np.ndarray) -> None:
 # -- forward ---------------------------------------------------------------------------------
 def _lstm_forward(run: _Run, layer: int, d: int, inp: np.ndarray) -> None:
     h, k = run.h, layer * run.dirs + d
-    wi, wh, bi, bh = run.weights[layer][d]
+    wi, wh, bias = _halved_lstm(*run.weights[layer][d], h)
     gates, cells, h_all = run.gates[layer, d], run.cells[layer, d], run.h_view(layer, d)
     _project(inp, wi, gates.reshape(-1, 4 * h))
-    gates += bi
-    gates += bh
+    gates += bias
     scratch = np.empty((run.n, 4 * h), gates.dtype)
     h_prev, c_prev = run.h0[k], run.c0[k]
     for t in run.order(d):
-        a = gates[t]
+        a = gates[t]  # columns: i, f (halved), g, o (halved)
         np.matmul(h_prev, wh.T, out=scratch)
         a += scratch
-        _sigmoid(a[:, :2 * h])
-        np.tanh(a[:, 2 * h:3 * h], out=a[:, 2 * h:3 * h])
-        _sigmoid(a[:, 3 * h:])
+        np.tanh(a, out=a)
+        _sigmoid_from_tanh(a[:, :2 * h])
+        _sigmoid_from_tanh(a[:, 3 * h:])
         c, tmp = cells[t], scratch[:, :h]
         np.multiply(a[:, h:2 * h], c_prev, out=c)
         np.multiply(a[:, :h], a[:, 2 * h:3 * h], out=tmp)
@@ -329,20 +320,56 @@ def _lstm_forward(run: _Run, layer: int, d: int, inp: np.ndarray) -> None:
         h_prev, c_prev = h_all[t], c
 
 
+def _sigmoid_from_tanh(x: np.ndarray) -> None:
+    """In place: ``tanh(v / 2)`` becomes ``sigmoid(v)`` (sigmoid through tanh: large inputs
+    do not overflow)."""
+    x *= 0.5
+    x += 0.5
+
+
+def _halved_lstm(wi: np.ndarray, wh: np.ndarray, bi: np.ndarray, bh: np.ndarray, h: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """LSTM weights with the sigmoid gates' rows (i, f, o) halved and one bias (bi + bh,
+    halved alike): one tanh pass then serves every gate, ``sigmoid(v) = tanh(v/2)/2 + 1/2``
+    (halving is exact in binary floating point)."""
+    wi2, wh2, bias = wi.copy(), wh.copy(), bi + bh
+    for rows in (slice(0, 2 * h), slice(3 * h, 4 * h)):
+        wi2[rows] *= 0.5
+        wh2[rows] *= 0.5
+        bias[rows] *= 0.5
+    return wi2, wh2, bias
+
+
+def _halved_gates(wi: np.ndarray, wh: np.ndarray, bi: np.ndarray, bh: np.ndarray, h: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """GRU weights with the r and z rows halved, and the input bias plus the r and z parts
+    of the hidden bias (halved alike): the gates' pre-activations then come out halved, which
+    is the form the tanh-based sigmoid needs (halving is exact in binary floating point)."""
+    wi2, wh2 = wi.copy(), wh.copy()
+    wi2[:2 * h] *= 0.5
+    wh2[:2 * h] *= 0.5
+    bias = bi.copy()
+    bias[:2 * h] += bh[:2 * h]
+    bias[:2 * h] *= 0.5
+    return wi2, wh2, bias
+
+
 def _gru_forward(run: _Run, layer: int, d: int, inp: np.ndarray) -> None:
     h = run.h
     wi, wh, bi, bh = run.weights[layer][d]
+    wi, wh, bias = _halved_gates(wi, wh, bi, bh, h)
     gates, h_all = run.gates[layer, d], run.h_view(layer, d)
     _project(inp, wi, gates.reshape(-1, 4 * h)[:, :3 * h])
-    gates[..., :3 * h] += bi
-    gates[..., :2 * h] += bh[:2 * h]
+    gates[..., :3 * h] += bias
     scratch = np.empty((run.n, 3 * h), gates.dtype)
     h_prev = run.h0[layer * run.dirs + d]
     for t in run.order(d):
         a = gates[t]  # columns: r, z, n, W_hn h + b_hn
         np.matmul(h_prev, wh.T, out=scratch)
-        a[:, :2 * h] += scratch[:, :2 * h]
-        _sigmoid(a[:, :2 * h])
+        rz = a[:, :2 * h]
+        rz += scratch[:, :2 * h]  # half the r and z pre-activations
+        np.tanh(rz, out=rz)
+        _sigmoid_from_tanh(rz)
         np.add(scratch[:, 2 * h:], bh[2 * h:], out=a[:, 3 * h:])
         n_gate, tmp = a[:, 2 * h:3 * h], scratch[:, :h]
         np.multiply(a[:, :h], a[:, 3 * h:], out=tmp)

@@ -303,8 +303,16 @@ def _stack_shape(p: Params, ins: list, outs: list, aux: list):
     return [shape] * len(ins), [new_out], aux
 
 
+@lru_cache(maxsize=256)
+def _stack_slots(axis: int, count: int) -> tuple[tuple, ...]:
+    """The index of each input's slot in the output: ``[:, ..., i]`` at ``axis``."""
+    return tuple((slice(None),) * axis + (i,) for i in range(count))
+
+
 def _stack_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
-    np.stack(ins, axis=p.axis % outs[0].ndim, out=outs[0])
+    out = outs[0]
+    for slot, x in zip(_stack_slots(p.axis % out.ndim, len(ins)), ins):
+        out[slot] = x  # one assignment per input: cheaper than np.stack(..., out=)
 
 
 def _stack_backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: list,
