@@ -45,6 +45,8 @@ def _dot_shape(p: Params, ins: list, outs: list, aux: list):
 
 def _dot_matrices(p: Params, lhs: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """2-D views (m, k) and (k, n) of the operands (transposes are views too)."""
+    if lhs.ndim == 2 == rhs.ndim and not (p.transpose_a or p.transpose_b):
+        return lhs, rhs  # the common case, without building views
     if lhs.ndim == 1:
         a = lhs.reshape(1, -1)
     else:
@@ -58,7 +60,8 @@ def _dot_matrices(p: Params, lhs: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarr
 
 def _dot_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
     a, b = _dot_matrices(p, ins[0], ins[1])
-    np.matmul(a, b, out=outs[0].reshape(a.shape[0], b.shape[1]))
+    out = outs[0]
+    np.matmul(a, b, out=out if out.ndim == 2 else out.reshape(a.shape[0], b.shape[1]))
 
 
 def _dot_backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: list,

@@ -19,8 +19,11 @@ _DTYPES = ("float16", "float32", "float64")
 # -- numerics -------------------------------------------------------------------------------
 def softmax_into(x: np.ndarray, axis: int, out: np.ndarray, scale: float = 1.0) -> None:
     """Stable softmax of ``x * scale`` along ``axis``, written into ``out``."""
-    np.multiply(x, scale, out=out, casting="unsafe")
-    out -= out.max(axis=axis, keepdims=True)
+    if scale == 1.0 and x.dtype == out.dtype:  # x * 1 is x: one pass fewer
+        np.subtract(x, x.max(axis=axis, keepdims=True), out=out)
+    else:
+        np.multiply(x, scale, out=out, casting="unsafe")
+        out -= out.max(axis=axis, keepdims=True)
     np.exp(out, out=out)
     out /= out.sum(axis=axis, keepdims=True)
 
