@@ -169,31 +169,24 @@ static void ck_blas_single_end(int old) {
     if (old != 1) ck_blas_set_threads(old);
 }
 
-/* row-major C = op(A) op(B) + beta C, on the calling thread with the BLAS single-threaded */
+/* row-major C = op(A) op(B) + beta C on the calling thread (ck_blas_f32, ck_blas_f64), through
+ * the 64-bit or 32-bit integer interface the BLAS has */
 #define CK_ROW_MAJOR 101
 #define CK_TRANS(t) ((t) ? 112 : 111)
-static void ck_blas_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float* A,
-                        int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-    if (ck_blas_ilp64)
-        ((ck_gemm_ilp64_f32)ck_blas_gemm_f32)(CK_ROW_MAJOR, CK_TRANS(ta), CK_TRANS(tb), M, N, K,
-                                              1.0f, A, lda, B, ldb, beta, C, ldc);
-    else
-        ((ck_gemm_lp64_f32)ck_blas_gemm_f32)(CK_ROW_MAJOR, CK_TRANS(ta), CK_TRANS(tb), (int)M,
-                                             (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, beta,
-                                             C, (int)ldc);
+#define CK_BLAS_CALL(SUFFIX, TT)                                                                   \
+static void ck_blas_##SUFFIX(int ta, int tb, int64_t M, int64_t N, int64_t K, const TT* A,       \
+                             int64_t lda, const TT* B, int64_t ldb, TT beta, TT* C, int64_t ldc) { \
+    if (ck_blas_ilp64)                                                                            \
+        ((ck_gemm_ilp64_##SUFFIX)ck_blas_gemm_##SUFFIX)(CK_ROW_MAJOR, CK_TRANS(ta), CK_TRANS(tb),  \
+                                                        M, N, K, (TT)1, A, lda, B, ldb, beta, C, ldc); \
+    else                                                                                          \
+        ((ck_gemm_lp64_##SUFFIX)ck_blas_gemm_##SUFFIX)(CK_ROW_MAJOR, CK_TRANS(ta), CK_TRANS(tb),   \
+                                                       (int)M, (int)N, (int)K, (TT)1, A, (int)lda, \
+                                                       B, (int)ldb, beta, C, (int)ldc);           \
 }
-
-static void ck_blas_f64(int ta, int tb, int64_t M, int64_t N, int64_t K, const double* A,
-                        int64_t lda, const double* B, int64_t ldb, double beta, double* C,
-                        int64_t ldc) {
-    if (ck_blas_ilp64)
-        ((ck_gemm_ilp64_f64)ck_blas_gemm_f64)(CK_ROW_MAJOR, CK_TRANS(ta), CK_TRANS(tb), M, N, K,
-                                              1.0, A, lda, B, ldb, beta, C, ldc);
-    else
-        ((ck_gemm_lp64_f64)ck_blas_gemm_f64)(CK_ROW_MAJOR, CK_TRANS(ta), CK_TRANS(tb), (int)M,
-                                             (int)N, (int)K, 1.0, A, (int)lda, B, (int)ldb, beta,
-                                             C, (int)ldc);
-}
+CK_BLAS_CALL(f32, float)
+CK_BLAS_CALL(f64, double)
+#undef CK_BLAS_CALL
 
 /* below this many multiply-adds a GEMM runs on the calling thread */
 #define CK_GEMM_PAR_MIN 262144

@@ -24,8 +24,8 @@ from mxlite.registry import Kernel, OpDef, Param, Params
 from mxlite.symbol.graph import topo_order
 
 from . import FUSE_KEY
-from ._blas import matmul
 from ._lib import FLOATS, NULL, contiguous_backward, contiguous_forward, func, prepared, ptr, scratch, threads
+from .layers import fc_gemm, fc_gemm_grads, fc_rows
 
 OP_NAME = "_fc_act"
 PASS_NAME = "c_kernels.fuse_fc_act"
@@ -33,10 +33,6 @@ PASS_NAME = "c_kernels.fuse_fc_act"
 FUSED_KINDS = {"relu": 0, "sigmoid": 1, "tanh": 2, "softrelu": 3}
 #: ck_fc_epilogue's kind for the bias add alone
 BIAS_ONLY = -1
-
-
-def _rows(p: Params, x: np.ndarray) -> int:
-    return x.shape[0] if p.flatten else x.size // max(1, x.shape[-1])
 
 
 # -- the numpy reference: FullyConnected's kernel, then Activation's ------------------------------
@@ -61,11 +57,10 @@ def _prep(dtype: np.dtype) -> tuple:
 
 @contiguous_forward
 def _forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
-    x, w, y = ins[0], ins[1], outs[0]
-    rows, nh = _rows(p, x), p.num_hidden
+    y = outs[0]
     epilogue, _, nt = prepared(p, y.dtype, lambda: _prep(y.dtype))
-    y2 = y.reshape(rows, nh)
-    matmul(x.reshape(rows, w.shape[1]), w.T, y2, nt=nt)
+    y2 = fc_gemm(p, ins[0], ins[1], y, nt)
+    rows, nh = y2.shape
     if p.act_type == "tanh":  # numpy's tanh is one SIMD pass, several times faster than ours
         if not p.no_bias:
             epilogue(ptr(y2), ptr(ins[2]), rows, nh, BIAS_ONLY, nt)
@@ -78,16 +73,13 @@ def _forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> Non
 def _backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: list,
               aux: list) -> None:
     x, w = ins[0], ins[1]
-    rows, nh = _rows(p, x), p.num_hidden
+    rows, nh = fc_rows(p, x), p.num_hidden
     _, act_grad, nt = prepared(p, w.dtype, lambda: _prep(w.dtype))
     pre = scratch("ck_fc_act_pre", (rows, nh), w.dtype)
     db = None if p.no_bias else in_grads[2]
     act_grad(ptr(out_grads[0]), ptr(outs[0]), ptr(pre), ptr(db), rows, nh,
              FUSED_KINDS[p.act_type], nt)
-    if in_grads[0] is not None:
-        matmul(pre, w, in_grads[0].reshape(rows, w.shape[1]), nt=nt)
-    if in_grads[1] is not None:
-        matmul(pre.T, x.reshape(rows, w.shape[1]), in_grads[1], nt=nt)
+    fc_gemm_grads(pre, x, w, in_grads, nt)
 
 
 def fused_op(fc: OpDef, act: OpDef) -> OpDef:

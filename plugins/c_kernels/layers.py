@@ -20,34 +20,46 @@ def _fc_prep(dtype: np.dtype) -> tuple:
     return func("ck_add_bias_rows", dtype), func("ck_col_sum", dtype), threads()
 
 
-def _fc_rows(p: Params, x: np.ndarray) -> int:
+def fc_rows(p: Params, x: np.ndarray) -> int:
+    """Rows of FullyConnected's GEMM: the batch, or every position but the last axis."""
     return x.shape[0] if p.flatten else x.size // max(1, x.shape[-1])
+
+
+def fc_gemm(p: Params, x: np.ndarray, w: np.ndarray, y: np.ndarray, nt: int) -> np.ndarray:
+    """``y = x @ w.T`` on the 2-D views; returns the (rows, num_hidden) view of ``y``."""
+    rows = fc_rows(p, x)
+    y2 = y.reshape(rows, p.num_hidden)
+    matmul(x.reshape(rows, w.shape[1]), w.T, y2, nt=nt)
+    return y2
+
+
+def fc_gemm_grads(og: np.ndarray, x: np.ndarray, w: np.ndarray, in_grads: list, nt: int) -> None:
+    """The data and weight gradients from the (rows, num_hidden) head gradient ``og``."""
+    rows = og.shape[0]
+    if in_grads[0] is not None:
+        matmul(og, w, in_grads[0].reshape(rows, w.shape[1]), nt=nt)
+    if in_grads[1] is not None:
+        matmul(og.T, x.reshape(rows, w.shape[1]), in_grads[1], nt=nt)
 
 
 @contiguous_forward
 def _fc_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
-    x, w, y = ins[0], ins[1], outs[0]
-    rows, nh = _fc_rows(p, x), p.num_hidden
+    y = outs[0]
     add_bias, _, nt = prepared(p, y.dtype, lambda: _fc_prep(y.dtype))
-    y2 = y.reshape(rows, nh)
-    matmul(x.reshape(rows, w.shape[1]), w.T, y2, nt=nt)
+    y2 = fc_gemm(p, ins[0], ins[1], y, nt)
     if not p.no_bias and y.size:
-        add_bias(ptr(y2), ptr(ins[2]), rows, nh, nt)
+        add_bias(ptr(y2), ptr(ins[2]), y2.shape[0], y2.shape[1], nt)
 
 
 @contiguous_backward
 def _fc_backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: list,
                  aux: list) -> None:
     x, w = ins[0], ins[1]
-    rows, nh = _fc_rows(p, x), p.num_hidden
     _, col_sum, nt = prepared(p, w.dtype, lambda: _fc_prep(w.dtype))
-    og = out_grads[0].reshape(rows, nh)
-    if in_grads[0] is not None:
-        matmul(og, w, in_grads[0].reshape(rows, w.shape[1]), nt=nt)
-    if in_grads[1] is not None:
-        matmul(og.T, x.reshape(rows, w.shape[1]), in_grads[1], nt=nt)
+    og = out_grads[0].reshape(fc_rows(p, x), p.num_hidden)
+    fc_gemm_grads(og, x, w, in_grads, nt)
     if not p.no_bias and in_grads[2] is not None:
-        col_sum(ptr(og), ptr(in_grads[2]), rows, nh, nt)
+        col_sum(ptr(og), ptr(in_grads[2]), og.shape[0], og.shape[1], nt)
 
 
 # -- Activation and LeakyReLU ------------------------------------------------------------------
