@@ -142,16 +142,20 @@ def _speed(result: dict | None) -> float | None:
     return result["samples_s"] if result else None
 
 
-def _interleaved(specs: list[tuple], steps: int, rounds: int, mxnet: str | None) -> list:
+def _interleaved(specs: list[tuple], steps: int, rounds: int, mxnet: str | None,
+                 every: list | None = None) -> list:
     """Each spec ``(model, backend, env)`` measured ``rounds`` times in fresh processes, the
     specs taking turns within a round (so a slow phase of a shared machine hits them alike);
-    the result with the median samples/s of each spec, or None when it did not run."""
+    the result with the median samples/s of each spec, or None when it did not run. Every
+    round's samples/s per spec are appended to ``every`` when given."""
     runs: list[list[dict]] = [[] for _ in specs]
     for _ in range(rounds):
         for i, (model, backend, env) in enumerate(specs):
             result = _run(model, backend, steps, env, mxnet=mxnet)
             if result is not None:
                 runs[i].append(result)
+    if every is not None:
+        every.extend([round(r["samples_s"]) for r in results] for results in runs)
     medians = []
     for results in runs:
         ordered = sorted(results, key=lambda r: r["samples_s"])
@@ -186,15 +190,19 @@ def main() -> None:
           f"{args.rounds} interleaved processes; {settings})")
     print(table(rows, ["model", "numpy", "c", "c/numpy", "target", "mxnet 1.9.1", "c/mxnet",
                        "ops on c"]))
-    scaling = []
+    scaling, every = [], []
     for backend in ("numpy", "c"):
         runs = _interleaved([("lenet-b64", backend, env) for env in SCALING.values()],
-                            args.steps, args.rounds, None)
+                            args.steps, args.rounds, None, every)
         scaling.append([backend, *map(_fmt, runs), ratio(_speed(runs[1]), _speed(runs[0])),
                         ratio(_speed(runs[2]), _speed(runs[0]))])
     print("\nLeNet b64 thread scaling: OMP_NUM_THREADS sets the C loops' threads and numpy's "
           "BLAS threads unless OPENBLAS_NUM_THREADS is set")
     print(table(scaling, ["backend", *SCALING, "2 vs 1", "2 (BLAS 1) vs 1"]))
+    print("every round, samples/s (numpy then c; columns as above):")
+    for backend, k in (("numpy", 0), ("c", len(SCALING))):
+        print(f"  {backend}: " + "; ".join(f"{name} {every[k + i]}"
+                                           for i, name in enumerate(SCALING)))
 
 
 if __name__ == "__main__":
