@@ -149,6 +149,19 @@ def test_activation_extremes_stay_finite_and_close() -> None:
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-30)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_c_tanh_is_within_4e7_of_tanh_everywhere(threads: int) -> None:
+    x = np.concatenate([np.linspace(-12, 12, 200001), [0.0, -0.0, 1e-30, 3.9e-4, 4e-4, 7.9053,
+                                                       7.9054, 1e30, -1e30]]).astype(np.float32)
+    y = np.empty_like(x)
+    _lib.func("ck_act_fwd", F32)(_lib.ptr(x), _lib.ptr(y), x.size, 2, 0.0, threads)
+    assert np.abs(y - np.tanh(x.astype(np.float64))).max() <= 4e-7
+    assert np.signbit(y[200002]) and y[-2] == 1 and y[-1] == -1
+    special = np.array([np.inf, -np.inf, np.nan], np.float32)
+    _lib.func("ck_act_fwd", F32)(_lib.ptr(special), _lib.ptr(y[:3]), 3, 2, 0.0, 1)
+    assert y[0] == 1 and y[1] == -1 and np.isnan(y[2])
+
+
 @pytest.mark.parametrize("act,extra", [("leaky", {"slope": 0.1}), ("elu", {"slope": 0.7}),
                                        ("selu", {}), ("prelu", {}), ("gelu", {})])
 @pytest.mark.parametrize("contiguous", [True, False])

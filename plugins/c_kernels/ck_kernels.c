@@ -60,6 +60,8 @@ int ck_openmp(void) {
 
 int ck_max_threads(void) { return ck_threads(0); }
 
+int ck_parallel_min(void) { return CK_PAR_MIN; }
+
 /* a parallel loop over `par`-gated iterations with `nthr` threads (both locals) */
 #define CK_PFOR _Pragma("omp parallel for num_threads(nthr) if(par) schedule(static)")
 #define CK_PFOR2 _Pragma("omp parallel for collapse(2) num_threads(nthr) if(par) schedule(static)")
@@ -89,14 +91,26 @@ static inline float ck_expf(float x) {
     return y * ck_bits_to_float((n + 127) << 23);
 }
 
+/* tanh(x) as a rational function of x (odd degree-13 over even degree-6 polynomials, the
+ * approximation Eigen uses): within 4e-7 of tanh on float32, and no exp or table, so it
+ * vectorises to a few instructions an element; +-1 beyond |x| = 7.9, x itself below 4e-4 */
 static inline float ck_tanhf(float x) {
-    float a = fabsf(x);
-    float z = x * x;
-    float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z
-                    + 1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
-    float big = 1.0f - 2.0f / (ck_expf(2.0f * a) + 1.0f);
-    big = copysignf(big, x);
-    float r = a < 0.625f ? small : big;
+    const float a = fabsf(x), edge = 7.90531110763549805f;
+    const float xc = a > edge ? copysignf(edge, x) : x;
+    const float z = xc * xc;
+    float p = z * -2.76076847742355e-16f + 2.00018790482477e-13f;
+    p = p * z + -8.60467152213735e-11f;
+    p = p * z + 5.12229709037114e-08f;
+    p = p * z + 1.48572235717979e-05f;
+    p = p * z + 6.37261928875436e-04f;
+    p = p * z + 4.89352455891786e-03f;
+    p = p * xc;
+    float q = z * 1.19825839466702e-06f + 1.18534705686654e-04f;
+    q = q * z + 2.26843463243900e-03f;
+    q = q * z + 4.89352518554385e-03f;
+    float r = p / q;
+    r = a < 0.0004f ? x : r;
+    r = a >= edge ? copysignf(1.0f, x) : r;
     return x != x ? x : r;
 }
 

@@ -24,7 +24,18 @@ from mxlite.registry import Kernel, OpDef, Param, Params
 from mxlite.symbol.graph import topo_order
 
 from . import FUSE_KEY
-from ._lib import FLOATS, NULL, contiguous_backward, contiguous_forward, func, prepared, ptr, scratch, threads
+from ._lib import (
+    FLOATS,
+    NULL,
+    contiguous_backward,
+    contiguous_forward,
+    func,
+    prepared,
+    ptr,
+    runs_parallel,
+    scratch,
+    threads,
+)
 from .layers import fc_gemm, fc_gemm_grads, fc_rows
 
 OP_NAME = "_fc_act"
@@ -61,7 +72,8 @@ def _forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> Non
     epilogue, _, nt = prepared(p, y.dtype, lambda: _prep(y.dtype))
     y2 = fc_gemm(p, ins[0], ins[1], y, nt)
     rows, nh = y2.shape
-    if p.act_type == "tanh":  # numpy's tanh is one SIMD pass, several times faster than ours
+    if p.act_type == "tanh" and not runs_parallel(nt, y2.size):
+        # numpy's SIMD tanh is a little faster than ours on one thread
         if not p.no_bias:
             epilogue(ptr(y2), ptr(ins[2]), rows, nh, BIAS_ONLY, nt)
         np.tanh(y2, out=y2)

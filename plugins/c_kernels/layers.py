@@ -9,7 +9,7 @@ import numpy as np
 from mxlite.registry import Kernel, Params
 
 from ._blas import matmul
-from ._lib import FLOATS, contiguous_backward, contiguous_forward, func, prepared, ptr, threads
+from ._lib import FLOATS, contiguous_backward, contiguous_forward, func, prepared, ptr, runs_parallel, threads
 
 ACT_KINDS = {"relu": 0, "sigmoid": 1, "tanh": 2, "softrelu": 3, "softsign": 4}
 LEAKY_KINDS = {"leaky": 5, "elu": 6, "selu": 7}
@@ -80,10 +80,13 @@ def _act_backward(kind: int, slope: float, p: Params, og: np.ndarray, x: np.ndar
 
 @contiguous_forward
 def _activation_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
-    if p.act_type == "tanh":  # numpy's tanh is one SIMD pass (AVX-512/AVX2): faster than ours
-        np.tanh(ins[0], out=outs[0])
-        return
-    _act_forward(ACT_KINDS[p.act_type], 0.0, p, ins[0], outs[0])
+    x, y = ins[0], outs[0]
+    if p.act_type == "tanh":
+        nt = prepared(p, x.dtype, lambda: _act_prep(x.dtype))[2]
+        if not runs_parallel(nt, x.size):  # numpy's SIMD tanh is a little faster on one thread
+            np.tanh(x, out=y)
+            return
+    _act_forward(ACT_KINDS[p.act_type], 0.0, p, x, y)
 
 
 @contiguous_backward
