@@ -101,6 +101,15 @@ def test_layouts_blas_cannot_take_fall_back_to_numpy() -> None:
     np.testing.assert_allclose(out, x @ y, rtol=1e-12)
 
 
+def test_an_output_over_an_operand_falls_back_to_numpy() -> None:
+    rng = np.random.default_rng(5)
+    a = rng.uniform(-1, 1, (16, 16))
+    b = rng.uniform(-1, 1, (16, 16))
+    want = a @ b
+    _blas.matmul(a, b, a, nt=2)  # numpy copies the operand that the output overwrites
+    np.testing.assert_allclose(a, want, rtol=1e-12)
+
+
 def test_grouped_stacks_fall_back_and_agree() -> None:
     rng = np.random.default_rng(4)
     w = rng.uniform(-1, 1, (2, 3, 5)).astype(np.float32)         # (groups, f, k)

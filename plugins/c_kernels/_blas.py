@@ -115,11 +115,13 @@ def _layout(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> tuple | None:
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, accumulate: bool = False,
            nt: int | None = None) -> np.ndarray:
     """``out = a @ b`` (``out += a @ b`` with ``accumulate``), with numpy's broadcasting of
-    the leading axes; through the threaded BLAS path when the layouts allow, else numpy.
+    the leading axes; through the threaded BLAS path when the layouts allow and ``out`` shares
+    no memory with ``a`` or ``b``, else numpy.
     ``nt``: threads (0 follows OMP_NUM_THREADS); hot paths pass the count they prepared,
     None reads the ``c_kernels.num_threads`` setting (a few microseconds)."""
     layout = _layout(a, b, out) if AVAILABLE else None
-    if layout is None or 0 in out.shape or a.shape[-1] == 0:
+    if layout is None or 0 in out.shape or a.shape[-1] == 0 \
+            or np.may_share_memory(out, a) or np.may_share_memory(out, b):  # BLAS needs apart
         if accumulate:
             out += np.matmul(a, b)
         else:
