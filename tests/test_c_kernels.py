@@ -25,7 +25,7 @@ except ImportError as err:  # not installed at all (e.g. mxlite installed from a
 if not ck.available():
     pytest.skip(f"C kernel pack not built: {ck.UNAVAILABLE_REASON}", allow_module_level=True)
 
-from mxlite_c_kernels import _lib, optim
+from mxlite_c_kernels import _blas, _lib, optim
 
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
 #: tolerance on max |c - numpy| / max |numpy| per array
@@ -190,6 +190,25 @@ CONV_CASES = [
 @pytest.mark.parametrize("contiguous", [True, False])
 def test_convolution(shape: tuple, attrs: dict, contiguous: bool) -> None:
     compare("Convolution", attrs, [shape], contiguous=contiguous)
+
+
+@pytest.mark.parametrize("shape,attrs", CONV_CASES)
+@pytest.mark.parametrize("threads", [1, 3])
+def test_convolution_batch_chunks_with_any_thread_count(shape: tuple, attrs: dict,
+                                                        threads: int) -> None:
+    """Chunks shared among 1 or 3 threads (more threads than chunks, uneven shares); the weight
+    gradient's per-thread partial sums add up."""
+    with mx.config.override(c_kernels__num_threads=threads):
+        compare("Convolution", attrs, [shape], seed=threads)
+        compare("Convolution", {**attrs, "workspace": 0}, [shape], F64, seed=threads)
+
+
+@pytest.mark.parametrize("shape,attrs", CONV_CASES)
+def test_convolution_without_the_blas_path(shape: tuple, attrs: dict,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where numpy's OpenBLAS is not found: GEMMs through numpy.matmul, chunks in Python."""
+    monkeypatch.setattr(_blas, "AVAILABLE", False)
+    compare("Convolution", attrs, [shape])
 
 
 def test_convolution_float64_and_random_shapes() -> None:

@@ -50,6 +50,15 @@ static int ck_threads(int nt) {
 #endif
 }
 
+/* this thread's number within the parallel region (0 outside one) */
+static inline int ck_thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 int ck_openmp(void) {
 #ifdef _OPENMP
     return 1;
