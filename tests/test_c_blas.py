@@ -25,6 +25,15 @@ from mxlite_c_kernels import _blas, _openblas  # noqa: E402
 RTOL = {np.float32: 2e-5, np.float64: 1e-12, np.int64: 0}
 
 
+@pytest.fixture(autouse=True)
+def _every_size_through_c(monkeypatch: pytest.MonkeyPatch):
+    """Small products go to numpy.matmul in use; here they take the C path too."""
+    monkeypatch.setattr(_blas, "SERIAL_BELOW", 0)
+    _blas._LAYOUTS.clear()
+    yield
+    _blas._LAYOUTS.clear()
+
+
 def operand(rng: np.random.Generator, rows: int, cols: int, dtype, transposed: bool,
             padded: bool, lead: tuple = ()) -> np.ndarray:
     """A (lead..., rows, cols) operand stored transposed and/or with padded rows."""
@@ -142,3 +151,13 @@ def test_plugins_command_says_how_gemms_run() -> None:
     note = next(p["note"] for p in _report()["plugins"] if p["name"] == "c_kernels")
     assert note.startswith("loops: ") and "GEMMs: " in note
     assert ("single-threaded pieces under the pack's threads" in note) == _blas.AVAILABLE
+
+
+def test_small_products_are_left_to_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_blas, "SERIAL_BELOW", 262144)
+    _blas._LAYOUTS.clear()
+    a, b = np.ones((64, 64), np.float32), np.ones((64, 10), np.float32)
+    assert _blas._layout(a, b, np.empty((64, 10), np.float32))[-1]  # 40960 multiply-adds
+    big = np.ones((64, 128), np.float32)
+    assert not _blas._layout(a, big, np.empty((64, 128), np.float32))[-1]
+    check(a, b)

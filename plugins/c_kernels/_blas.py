@@ -42,6 +42,9 @@ def _connect() -> str | None:
 UNAVAILABLE_REASON: str | None = _connect()
 AVAILABLE = UNAVAILABLE_REASON is None
 
+#: GEMMs of fewer multiply-adds than this run on one thread (OpenBLAS's own threshold, and the
+#: C side's CK_GEMM_PAR_MIN), and go to numpy.matmul
+SERIAL_BELOW = 262144
 _CTYPE = {np.dtype(np.float32): "float *", np.dtype(np.float64): "double *"}
 _GEMM = {dtype: func("ck_gemm", dtype) for dtype in _CTYPE}
 
@@ -104,8 +107,11 @@ def _layout(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> tuple | None:
         strides = [_batch_stride(x, batch) for x in (a, b, out)]
         if None not in strides:
             m, k = a.shape[-2:]
-            layout = (ma[0], mb[0], prod(batch), m, b.shape[-1], k, ma[1], strides[0], mb[1],
-                      strides[1], mo[1], strides[2])
+            count, n = prod(batch), b.shape[-1]
+            # the last field: small enough for numpy's own call, which OpenBLAS runs on the
+            # calling thread below the same size, with less Python around it than ours
+            layout = (ma[0], mb[0], count, m, n, k, ma[1], strides[0], mb[1], strides[1],
+                      mo[1], strides[2], count * m * n * k < SERIAL_BELOW)
     if len(_LAYOUTS) > 4096:
         _LAYOUTS.clear()
     _LAYOUTS[key] = layout
@@ -120,14 +126,14 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, accumulate: bool = Fal
     ``nt``: threads (0 follows OMP_NUM_THREADS); hot paths pass the count they prepared,
     None reads the ``c_kernels.num_threads`` setting (a few microseconds)."""
     layout = _layout(a, b, out) if AVAILABLE else None
-    if layout is None or 0 in out.shape or a.shape[-1] == 0 \
+    if layout is None or layout[-1] or 0 in out.shape or a.shape[-1] == 0 \
             or np.may_share_memory(out, a) or np.may_share_memory(out, b):  # BLAS needs apart
         if accumulate:
             out += np.matmul(a, b)
         else:
             np.matmul(a, b, out=out)
         return out
-    ta, tb, count, m, n, k, lda, sa, ldb, sb, ldc, sc = layout
+    ta, tb, count, m, n, k, lda, sa, ldb, sb, ldc, sc, _ = layout
     _GEMM[a.dtype](ta, tb, count, m, n, k, _pointer(a), lda, sa, _pointer(b), ldb, sb,
                    1.0 if accumulate else 0.0, _pointer(out), ldc, sc,
                    threads() if nt is None else nt)
