@@ -287,8 +287,8 @@ class _GradientPlan:
             in_grads = [self._destination((eid, step, slot), pending) if schedule.needs[eid]
                         else None for slot, eid in enumerate(graph.in_entries[i][:node.num_args()])]
             ins, aux = _split_inputs(plan, i)
-            steps.append(partial(kernel.backward, node.params, out_grads, ins, _outputs(plan, i),
-                                 in_grads, aux))
+            steps.append(kernel.backward_step(node.params, out_grads, ins, _outputs(plan, i),
+                                              in_grads, aux))
             steps.extend(pending)
         for eid, (target, mode) in self.targets.items():
             if mode == "write" and eid not in self.first_write:
@@ -320,4 +320,4 @@ def _plan_forward(plan: Plan, order: list[str], strict: bool) -> None:
         backend, kernel = resolve_kernel(node.op, _node_dtype(plan, i), node, order, strict)
         plan.backends[i] = backend
         ins, aux = _split_inputs(plan, i)
-        plan.forward_steps.append(partial(kernel.forward, node.params, ins, _outputs(plan, i), aux))
+        plan.forward_steps.append(kernel.forward_step(node.params, ins, _outputs(plan, i), aux))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -36,15 +37,38 @@ HIDDEN_KEYS = ("ctx_group", "lr_mult", "wd_mult", "force_mirroring", "mirror_sta
 
 @dataclass(frozen=True)
 class Kernel:
-    """One backend's implementation of an operator: forward and its gradient."""
+    """One backend's implementation of an operator: forward and its gradient.
+
+    ``bind_forward(p, ins, outs, aux)`` and ``bind_backward(p, out_grads, ins, outs, in_grads,
+    aux)``, when given, are called once at bind with the node's planned arrays and return the
+    call the executor's plan then makes (``step(is_train)``, ``step()``), with pointers, views
+    and geometry worked out once; they must compute what ``forward``/``backward`` compute on
+    those arrays. Without them the plan calls ``forward``/``backward`` on the arrays.
+    """
 
     forward: Callable[..., None]
     backward: Callable[..., None] | None = None
     #: numpy dtypes this kernel handles; None means every dtype
     dtypes: frozenset | None = None
+    bind_forward: Callable[..., Callable[[bool], None]] | None = None
+    bind_backward: Callable[..., Callable[[], None]] | None = None
 
     def supports(self, dtype: Any) -> bool:
         return self.dtypes is None or np.dtype(dtype) in self.dtypes
+
+    def forward_step(self, p: Params, ins: list, outs: list, aux: list) -> Callable[[bool], None]:
+        """The forward call of one bound node (see the class docstring)."""
+        if self.bind_forward is not None:
+            return self.bind_forward(p, ins, outs, aux)
+        return partial(self.forward, p, ins, outs, aux)
+
+    def backward_step(self, p: Params, out_grads: list, ins: list, outs: list, in_grads: list,
+                      aux: list) -> Callable[[], None]:
+        """The backward call of one bound node."""
+        if self.bind_backward is not None:
+            return self.bind_backward(p, out_grads, ins, outs, in_grads, aux)
+        assert self.backward is not None
+        return partial(self.backward, p, out_grads, ins, outs, in_grads, aux)
 
 
 def _names(spec: Any, params: Params) -> list[str]:

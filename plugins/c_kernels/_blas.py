@@ -18,6 +18,8 @@ platform, or ``MXLITE_C_BLAS=0``), ``AVAILABLE`` is False, ``UNAVAILABLE_REASON`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from math import prod
 from typing import Any
 
@@ -26,7 +28,7 @@ import numpy as np
 from . import _openblas
 from ._lib import ffi, func, lib, ptr, threads
 
-__all__ = ["AVAILABLE", "UNAVAILABLE_REASON", "matmul"]
+__all__ = ["AVAILABLE", "UNAVAILABLE_REASON", "matmul", "bound_matmul"]
 
 
 def _connect() -> str | None:
@@ -138,3 +140,16 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, accumulate: bool = Fal
                    1.0 if accumulate else 0.0, _pointer(out), ldc, sc,
                    threads() if nt is None else nt)
     return out
+
+
+def bound_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, nt: int,
+                 accumulate: bool = False) -> Callable[[], Any]:
+    """``matmul(a, b, out, accumulate, nt)`` for arrays fixed from now on (a bound executor's):
+    the layout and pointers are worked out here, once; the returned call does the product."""
+    layout = _layout(a, b, out) if AVAILABLE else None
+    if layout is None or layout[-1] or 0 in out.shape or a.shape[-1] == 0 \
+            or np.may_share_memory(out, a) or np.may_share_memory(out, b):
+        return partial(matmul, a, b, out, accumulate, nt)
+    ta, tb, count, m, n, k, lda, sa, ldb, sb, ldc, sc, _ = layout
+    return partial(_GEMM[a.dtype], ta, tb, count, m, n, k, _pointer(a), lda, sa, _pointer(b), ldb,
+                   sb, 1.0 if accumulate else 0.0, _pointer(out), ldc, sc, nt)

@@ -10,7 +10,7 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from functools import wraps
+from functools import partial, wraps
 from math import prod
 from typing import Any
 
@@ -46,7 +46,8 @@ _compiled = _import_compiled()
 ffi, lib = _compiled.ffi, _compiled.lib
 
 __all__ = ["FLOATS", "NULL", "ffi", "lib", "func", "ptr", "iptr", "threads", "runs_parallel", "prepared",
-           "scratch", "contiguous_forward", "contiguous_backward", "ewise", "reduce_into"]
+           "scratch", "contiguous_forward", "contiguous_backward", "sequence", "kernel_from_bound",
+           "ewise", "reduce_into"]
 
 FLOATS = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
 NULL = ffi.NULL
@@ -191,6 +192,48 @@ def contiguous_backward(fn: Callable[..., None]) -> Callable[..., None]:
         _write_back([g for g in in_grads if g is not None], [g for g in c_grads if g is not None])
         _write_back(aux, c_aux)
     return backward
+
+
+# -- kernels bound at bind -------------------------------------------------------------------------
+def sequence(calls: Sequence[Callable[[], Any]]) -> Callable[..., None]:
+    """One call making each of ``calls`` in turn (arguments, such as ``is_train``, ignored)."""
+    calls = tuple(calls)
+
+    def run(*_: Any) -> None:
+        for call in calls:
+            call()
+    return run
+
+
+def kernel_from_bound(bound_forward: Callable[..., Callable], bound_backward: Callable[..., Callable],
+                      dtypes: frozenset = FLOATS) -> Any:
+    """A ``Kernel`` whose every path runs the same code: ``bound_forward(p, ins, outs, aux)``
+    and ``bound_backward(p, out_grads, ins, outs, in_grads, aux)`` take C-contiguous arrays and
+    return the call doing the work. An executor binds them once (pointers and views made at
+    bind); imperative calls, and arrays that are not C-contiguous, bind per call."""
+    from mxlite.registry import Kernel
+
+    @contiguous_forward
+    def forward(p: Any, ins: list, outs: list, aux: list, is_train: bool) -> None:
+        bound_forward(p, ins, outs, aux)(is_train)
+
+    @contiguous_backward
+    def backward(p: Any, out_grads: list, ins: list, outs: list, in_grads: list,
+                 aux: list) -> None:
+        bound_backward(p, out_grads, ins, outs, in_grads, aux)()
+
+    def bind_forward(p: Any, ins: list, outs: list, aux: list) -> Callable:
+        if _all_c(ins) and _all_c(outs) and _all_c(aux):
+            return bound_forward(p, ins, outs, aux)
+        return partial(forward, p, ins, outs, aux)
+
+    def bind_backward(p: Any, out_grads: list, ins: list, outs: list, in_grads: list,
+                      aux: list) -> Callable:
+        if all(_all_c(g) for g in (out_grads, ins, outs, in_grads, aux)):
+            return bound_backward(p, out_grads, ins, outs, in_grads, aux)
+        return partial(backward, p, out_grads, ins, outs, in_grads, aux)
+
+    return Kernel(forward, backward, dtypes, bind_forward, bind_backward)
 
 
 # -- broadcast element-wise calls ------------------------------------------------------------------

@@ -15,7 +15,9 @@ argument names and the outputs are unchanged; ``debug_str`` shows the fused node
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -24,18 +26,7 @@ from mxlite.registry import Kernel, OpDef, Param, Params
 from mxlite.symbol.graph import topo_order
 
 from . import FUSE_KEY
-from ._lib import (
-    FLOATS,
-    NULL,
-    contiguous_backward,
-    contiguous_forward,
-    func,
-    prepared,
-    ptr,
-    runs_parallel,
-    scratch,
-    threads,
-)
+from ._lib import NULL, func, kernel_from_bound, ptr, runs_parallel, sequence, threads
 from .layers import fc_gemm, fc_gemm_grads, fc_rows
 
 OP_NAME = "_fc_act"
@@ -66,32 +57,31 @@ def _prep(dtype: np.dtype) -> tuple:
     return func("ck_fc_epilogue", dtype), func("ck_fc_act_bwd", dtype), threads()
 
 
-@contiguous_forward
-def _forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
+def _forward(p: Params, ins: list, outs: list, aux: list) -> Callable:
     y = outs[0]
-    epilogue, _, nt = prepared(p, y.dtype, lambda: _prep(y.dtype))
-    y2 = fc_gemm(p, ins[0], ins[1], y, nt)
-    rows, nh = y2.shape
+    epilogue, _, nt = _prep(y.dtype)
+    y2, gemm = fc_gemm(p, ins[0], ins[1], y, nt)
+    bias = NULL if p.no_bias else ptr(ins[2])
     if p.act_type == "tanh" and not runs_parallel(nt, y2.size):
         # numpy's SIMD tanh is a little faster than ours on one thread
-        if not p.no_bias:
-            epilogue(ptr(y2), ptr(ins[2]), rows, nh, BIAS_ONLY, nt)
-        np.tanh(y2, out=y2)
-    else:
-        epilogue(ptr(y2), NULL if p.no_bias else ptr(ins[2]), rows, nh, FUSED_KINDS[p.act_type], nt)
+        calls = [gemm] if p.no_bias else [gemm, partial(epilogue, ptr(y2), bias, *y2.shape,
+                                                        BIAS_ONLY, nt)]
+        return sequence([*calls, partial(np.tanh, y2, out=y2)])
+    return sequence([gemm, partial(epilogue, ptr(y2), bias, *y2.shape, FUSED_KINDS[p.act_type],
+                                   nt)])
 
 
-@contiguous_backward
 def _backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: list,
-              aux: list) -> None:
+              aux: list) -> Callable:
     x, w = ins[0], ins[1]
     rows, nh = fc_rows(p, x), p.num_hidden
-    _, act_grad, nt = prepared(p, w.dtype, lambda: _prep(w.dtype))
-    pre = scratch("ck_fc_act_pre", (rows, nh), w.dtype)
+    _, act_grad, nt = _prep(w.dtype)
+    # a buffer of this node's own: its steps are bound once, and scratch slots are shared
+    pre = np.empty((rows, nh), w.dtype)
     db = None if p.no_bias else in_grads[2]
-    act_grad(ptr(out_grads[0]), ptr(outs[0]), ptr(pre), ptr(db), rows, nh,
-             FUSED_KINDS[p.act_type], nt)
-    fc_gemm_grads(pre, x, w, in_grads, nt)
+    grad = partial(act_grad, ptr(out_grads[0]), ptr(outs[0]), ptr(pre), ptr(db), rows, nh,
+                   FUSED_KINDS[p.act_type], nt)
+    return sequence([grad, *fc_gemm_grads(pre, x, w, in_grads, nt)])
 
 
 def fused_op(fc: OpDef, act: OpDef) -> OpDef:
@@ -103,7 +93,7 @@ def fused_op(fc: OpDef, act: OpDef) -> OpDef:
         doc="FullyConnected followed by Activation, as one node (made at bind by the "
             "c_kernels.fuse_fc_act graph pass).",
         kernels={"numpy": reference_kernel(fc.kernels["numpy"], act.kernels["numpy"]),
-                 "c": Kernel(_forward, _backward, FLOATS)},
+                 "c": kernel_from_bound(_forward, _backward)},
         grad_uses=("inputs", "outputs"), inplace=(), views=(), grad_inplace=())
 
 

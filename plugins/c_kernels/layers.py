@@ -3,13 +3,26 @@ LeakyReLU."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
 from mxlite.registry import Kernel, Params
 
-from ._blas import matmul
-from ._lib import FLOATS, contiguous_backward, contiguous_forward, func, prepared, ptr, runs_parallel, threads
+from ._blas import bound_matmul
+from ._lib import (
+    FLOATS,
+    contiguous_backward,
+    contiguous_forward,
+    func,
+    kernel_from_bound,
+    prepared,
+    ptr,
+    runs_parallel,
+    sequence,
+    threads,
+)
 
 ACT_KINDS = {"relu": 0, "sigmoid": 1, "tanh": 2, "softrelu": 3, "softsign": 4}
 LEAKY_KINDS = {"leaky": 5, "elu": 6, "selu": 7}
@@ -25,41 +38,44 @@ def fc_rows(p: Params, x: np.ndarray) -> int:
     return x.shape[0] if p.flatten else x.size // max(1, x.shape[-1])
 
 
-def fc_gemm(p: Params, x: np.ndarray, w: np.ndarray, y: np.ndarray, nt: int) -> np.ndarray:
-    """``y = x @ w.T`` on the 2-D views; returns the (rows, num_hidden) view of ``y``."""
+def fc_gemm(p: Params, x: np.ndarray, w: np.ndarray, y: np.ndarray, nt: int
+            ) -> tuple[np.ndarray, Callable[[], Any]]:
+    """The (rows, num_hidden) view of ``y`` and the call writing ``x @ w.T`` into it."""
     rows = fc_rows(p, x)
     y2 = y.reshape(rows, p.num_hidden)
-    matmul(x.reshape(rows, w.shape[1]), w.T, y2, nt=nt)
-    return y2
+    return y2, bound_matmul(x.reshape(rows, w.shape[1]), w.T, y2, nt)
 
 
-def fc_gemm_grads(og: np.ndarray, x: np.ndarray, w: np.ndarray, in_grads: list, nt: int) -> None:
-    """The data and weight gradients from the (rows, num_hidden) head gradient ``og``."""
-    rows = og.shape[0]
+def fc_gemm_grads(og: np.ndarray, x: np.ndarray, w: np.ndarray, in_grads: list, nt: int
+                  ) -> list[Callable[[], Any]]:
+    """The calls writing the data and weight gradients from the (rows, num_hidden) head
+    gradient ``og`` (those not wanted: none)."""
+    rows, calls = og.shape[0], []
     if in_grads[0] is not None:
-        matmul(og, w, in_grads[0].reshape(rows, w.shape[1]), nt=nt)
+        calls.append(bound_matmul(og, w, in_grads[0].reshape(rows, w.shape[1]), nt))
     if in_grads[1] is not None:
-        matmul(og.T, x.reshape(rows, w.shape[1]), in_grads[1], nt=nt)
+        calls.append(bound_matmul(og.T, x.reshape(rows, w.shape[1]), in_grads[1], nt))
+    return calls
 
 
-@contiguous_forward
-def _fc_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
+def _fc_forward(p: Params, ins: list, outs: list, aux: list) -> Callable:
     y = outs[0]
-    add_bias, _, nt = prepared(p, y.dtype, lambda: _fc_prep(y.dtype))
-    y2 = fc_gemm(p, ins[0], ins[1], y, nt)
-    if not p.no_bias and y.size:
-        add_bias(ptr(y2), ptr(ins[2]), y2.shape[0], y2.shape[1], nt)
+    add_bias, _, nt = _fc_prep(y.dtype)
+    y2, gemm = fc_gemm(p, ins[0], ins[1], y, nt)
+    if p.no_bias or not y.size:
+        return sequence([gemm])
+    return sequence([gemm, partial(add_bias, ptr(y2), ptr(ins[2]), *y2.shape, nt)])
 
 
-@contiguous_backward
 def _fc_backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: list,
-                 aux: list) -> None:
+                 aux: list) -> Callable:
     x, w = ins[0], ins[1]
-    _, col_sum, nt = prepared(p, w.dtype, lambda: _fc_prep(w.dtype))
+    _, col_sum, nt = _fc_prep(w.dtype)
     og = out_grads[0].reshape(fc_rows(p, x), p.num_hidden)
-    fc_gemm_grads(og, x, w, in_grads, nt)
+    calls = fc_gemm_grads(og, x, w, in_grads, nt)
     if not p.no_bias and in_grads[2] is not None:
-        col_sum(ptr(og), ptr(in_grads[2]), og.shape[0], og.shape[1], nt)
+        calls.append(partial(col_sum, ptr(og), ptr(in_grads[2]), *og.shape, nt))
+    return sequence(calls)
 
 
 # -- Activation and LeakyReLU ------------------------------------------------------------------
@@ -78,26 +94,24 @@ def _act_backward(kind: int, slope: float, p: Params, og: np.ndarray, x: np.ndar
     bwd(ptr(og), ptr(x), ptr(y), ptr(dx), og.size, kind, slope, nt)
 
 
-@contiguous_forward
-def _activation_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
+def _activation_forward(p: Params, ins: list, outs: list, aux: list) -> Callable:
     x, y = ins[0], outs[0]
-    if p.act_type == "tanh":
-        nt = prepared(p, x.dtype, lambda: _act_prep(x.dtype))[2]
-        if not runs_parallel(nt, x.size):  # numpy's SIMD tanh is a little faster on one thread
-            np.tanh(x, out=y)
-            return
-    _act_forward(ACT_KINDS[p.act_type], 0.0, p, x, y)
+    fwd, _, nt = _act_prep(x.dtype)
+    if p.act_type == "tanh" and not runs_parallel(nt, x.size):
+        return sequence([partial(np.tanh, x, out=y)])  # numpy's SIMD tanh: faster on one thread
+    return sequence([partial(fwd, ptr(x), ptr(y), x.size, ACT_KINDS[p.act_type], 0.0, nt)])
 
 
-@contiguous_backward
 def _activation_backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: list,
-                         aux: list) -> None:
-    if in_grads[0] is None:
-        return
-    kind = ACT_KINDS[p.act_type]
+                         aux: list) -> Callable:
+    og, dx = out_grads[0], in_grads[0]
+    if dx is None:
+        return sequence([])
+    _, bwd, nt = _act_prep(og.dtype)
     # read only what the operator keeps for backward: the input for softsign, else the output
     x, y = (ins[0], None) if p.act_type == "softsign" else (None, outs[0])
-    _act_backward(kind, 0.0, p, out_grads[0], x, y, in_grads[0])
+    return sequence([partial(bwd, ptr(og), ptr(x), ptr(y), ptr(dx), og.size,
+                             ACT_KINDS[p.act_type], 0.0, nt)])
 
 
 def _prelu_prep(p: Params, x: np.ndarray, gamma: np.ndarray) -> tuple:
@@ -141,11 +155,11 @@ def leaky_relu(ref: Kernel) -> Kernel:
 
 
 def fully_connected(ref: Kernel) -> Kernel:
-    return Kernel(_fc_forward, _fc_backward, FLOATS)
+    return kernel_from_bound(_fc_forward, _fc_backward)
 
 
 def activation(ref: Kernel) -> Kernel:
-    return Kernel(_activation_forward, _activation_backward, FLOATS)
+    return kernel_from_bound(_activation_forward, _activation_backward)
 
 
 KERNELS: dict[str, Any] = {
