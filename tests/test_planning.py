@@ -169,3 +169,34 @@ def test_flatten_is_a_view_and_activation_gradient_runs_in_place() -> None:
     entry = {n.name: graph.entry(n, 0) for n in graph.nodes}
     assert storage.block_of[("out", entry["flat"])] == storage.block_of[("out", entry["pool"])]
     assert storage.block_of[("grad", entry["conv"])] == storage.block_of[("grad", entry["act"])]
+
+
+def test_kernels_that_bind_are_bound_once_per_executor(fresh_registry: None) -> None:
+    """``Kernel.bind_forward``/``bind_backward`` get the executor's planned arrays once, at
+    bind; the steps they return run on every forward/backward."""
+    from mxlite.registry import Kernel, get_registry
+    numpy_kernel = get_registry().get("Activation").kernels["numpy"]
+    binds, runs = [], []
+
+    def bind_forward(p, ins, outs, aux):  # type: ignore[no-untyped-def]
+        binds.append("forward")
+        return lambda is_train: (runs.append("forward"),
+                                 numpy_kernel.forward(p, ins, outs, aux, is_train))
+
+    def bind_backward(p, out_grads, ins, outs, in_grads, aux):  # type: ignore[no-untyped-def]
+        binds.append("backward")
+        return lambda: (runs.append("backward"),
+                        numpy_kernel.backward(p, out_grads, ins, outs, in_grads, aux))
+
+    kernel = Kernel(numpy_kernel.forward, numpy_kernel.backward, None, bind_forward, bind_backward)
+    get_registry().add_kernel("Activation", "bound", kernel)
+    x = mx.nd.array(np.linspace(-1, 1, 12).reshape(3, 4))
+    net = mx.sym.Activation(mx.sym.Variable("x"), act_type="tanh")
+    with mx.config.override(backends__order=["bound"]):
+        ex = net.bind(mx.cpu(), {"x": x}, args_grad={"x": mx.nd.zeros((3, 4))})
+    for _ in range(3):
+        ex.forward(is_train=True)
+        ex.backward(mx.nd.ones((3, 4)))
+    assert binds == ["forward", "backward"] and runs == ["forward", "backward"] * 3
+    np.testing.assert_allclose(ex.grad_dict["x"].asnumpy(), 1 - np.tanh(x.asnumpy()) ** 2,
+                               rtol=1e-6)
