@@ -161,3 +161,32 @@ def test_small_products_are_left_to_numpy(monkeypatch: pytest.MonkeyPatch) -> No
     big = np.ones((64, 128), np.float32)
     assert not _blas._layout(a, big, np.empty((64, 128), np.float32))[-1]
     check(a, b)
+
+
+def test_gemms_from_several_threads_leave_openblas_as_it_was() -> None:
+    """cffi releases the GIL: GEMMs from two Python threads overlap in C, and OpenBLAS's own
+    thread count, set to 1 while any of them runs, must come back to what it was."""
+    import threading
+    paths = [p for p in _openblas._candidate_libraries() if "scipy_openblas64" in p]
+    if not (_blas.AVAILABLE and paths):
+        pytest.skip("numpy's scipy-openblas not found")
+    get = ctypes.CDLL(paths[0]).scipy_openblas_get_num_threads64_
+    before = get()
+    rng = np.random.default_rng(6)
+    a, b = rng.uniform(-1, 1, (200, 300)), rng.uniform(-1, 1, (300, 250))
+    want = a @ b
+    errors: list = []
+
+    def work() -> None:
+        out = np.empty((200, 250))
+        for _ in range(40):
+            _blas.matmul(a, b, out, nt=2)
+            if not np.allclose(out, want):
+                errors.append("wrong product")
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and get() == before

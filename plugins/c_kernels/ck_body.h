@@ -1092,7 +1092,7 @@ void SFX(ck_gemm)(int ta, int tb, int64_t count, int64_t M, int64_t N, int64_t K
     /* pieces per GEMM: 1 when whole GEMMs keep every thread busy */
     const int64_t split = (!par || count >= nthr) ? 1 : (blocks < nthr ? blocks : nthr);
     const int64_t tasks = count * split;
-    const int old = ck_blas_single_begin();
+    ck_blas_single_begin();
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nthr) if(par && tasks > 1) schedule(static)
 #endif
@@ -1111,7 +1111,7 @@ void SFX(ck_gemm)(int ta, int tb, int64_t count, int64_t M, int64_t N, int64_t K
             TBLAS(ta, tb, hi - lo, N, K, a + (ta ? lo : lo * lda), lda, b, ldb, beta,
                   c + lo * ldc, ldc);
     }
-    ck_blas_single_end(old);
+    ck_blas_single_end();
 }
 
 /* ============================== convolution over batch chunks ============================== */
@@ -1133,7 +1133,7 @@ void SFX(ck_conv_fwd)(const T* x, const T* w, const T* bias, T* y, T* work, int6
                       int64_t F, int64_t groups, const int64_t* g, int bm, int64_t chunk,
                       int64_t cols_len, int64_t tmp_len, int nt) {
     CK_CONV_CHUNKS
-    const int old = ck_blas_single_begin();
+    ck_blas_single_begin();
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nthr) if(par) schedule(static)
 #endif
@@ -1161,7 +1161,7 @@ void SFX(ck_conv_fwd)(const T* x, const T* w, const T* bias, T* y, T* work, int6
             SFX(ck_swap01)(tmp, yc, bias, F, n, P, 1);
         }
     }
-    ck_blas_single_end(old);
+    ck_blas_single_end();
 }
 
 /* the gradients: dx (NULL: not wanted) through col2im, and the weight gradient (when dwt is
@@ -1173,7 +1173,7 @@ void SFX(ck_conv_bwd)(const T* x, const T* w, const T* dy, T* dx, T* dw, T* dwt,
     CK_CONV_CHUNKS
     const int64_t wlen = groups * kg * fg;
     if (dwt) memset(dwt, 0, (size_t)(nthr * wlen) * sizeof(T));
-    const int old = ck_blas_single_begin();
+    ck_blas_single_begin();
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nthr) if(par) schedule(static)
 #endif
@@ -1212,7 +1212,7 @@ void SFX(ck_conv_bwd)(const T* x, const T* w, const T* dy, T* dx, T* dw, T* dwt,
             SFX(ck_col2im)(cols, dx + lo * C * IS, n, C, g, bm, 1);
         }
     }
-    ck_blas_single_end(old);
+    ck_blas_single_end();
     if (!dwt) return;
     for (int64_t gi = 0; gi < groups; ++gi)  /* dw[gi, f, k] = sum over threads of dwt[t, gi, k, f] */
         for (int64_t f = 0; f < fg; ++f)

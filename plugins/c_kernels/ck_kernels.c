@@ -180,16 +180,33 @@ int ck_have_blas(void) {
 }
 
 /* OpenBLAS built with pthreads (numpy's wheels) runs a call single-threaded only when its
- * global thread count is 1: it is set to 1 around our calls (from the calling thread, before
- * and after the parallel region) and put back. */
-static int ck_blas_single_begin(void) {
-    const int old = ck_blas_get_threads();
-    if (old != 1) ck_blas_set_threads(1);
-    return old;
+ * global thread count is 1: it is set to 1 while any of our calls runs (from the calling
+ * thread, before and after the parallel region) and put back when the last one ends. A
+ * counter under a spin lock keeps calls from several Python threads (cffi releases the GIL)
+ * from restoring each other's setting in the wrong order. */
+static int ck_blas_users = 0, ck_blas_saved = 1;
+#if defined(__GNUC__) || defined(__clang__)
+static volatile int ck_blas_lock = 0;
+static void ck_blas_lock_take(void) { while (__sync_lock_test_and_set(&ck_blas_lock, 1)) { } }
+static void ck_blas_lock_give(void) { __sync_lock_release(&ck_blas_lock); }
+#else
+static void ck_blas_lock_take(void) { }
+static void ck_blas_lock_give(void) { }
+#endif
+
+static void ck_blas_single_begin(void) {
+    ck_blas_lock_take();
+    if (ck_blas_users++ == 0) {
+        ck_blas_saved = ck_blas_get_threads();
+        if (ck_blas_saved != 1) ck_blas_set_threads(1);
+    }
+    ck_blas_lock_give();
 }
 
-static void ck_blas_single_end(int old) {
-    if (old != 1) ck_blas_set_threads(old);
+static void ck_blas_single_end(void) {
+    ck_blas_lock_take();
+    if (--ck_blas_users == 0 && ck_blas_saved != 1) ck_blas_set_threads(ck_blas_saved);
+    ck_blas_lock_give();
 }
 
 /* row-major C = op(A) op(B) + beta C on the calling thread (ck_blas_f32, ck_blas_f64), through
