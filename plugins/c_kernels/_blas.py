@@ -120,6 +120,26 @@ def _layout(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> tuple | None:
     return layout
 
 
+def _gemm_args(a: np.ndarray, b: np.ndarray, out: np.ndarray, accumulate: bool, nt: int | None
+               ) -> tuple | None:
+    """The C GEMM's arguments for ``out (+)= a @ b``; None when numpy is to do it (a layout
+    BLAS cannot take, a small product, an output overlapping an operand, an empty one)."""
+    layout = _layout(a, b, out) if AVAILABLE else None
+    if layout is None or layout[-1] or 0 in out.shape or a.shape[-1] == 0 \
+            or np.may_share_memory(out, a) or np.may_share_memory(out, b):  # BLAS needs apart
+        return None
+    ta, tb, count, m, n, k, lda, sa, ldb, sb, ldc, sc, _ = layout
+    return (ta, tb, count, m, n, k, _pointer(a), lda, sa, _pointer(b), ldb, sb,
+            1.0 if accumulate else 0.0, _pointer(out), ldc, sc, threads() if nt is None else nt)
+
+
+def _numpy_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, accumulate: bool) -> None:
+    if accumulate:
+        out += np.matmul(a, b)
+    else:
+        np.matmul(a, b, out=out)
+
+
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, accumulate: bool = False,
            nt: int | None = None) -> np.ndarray:
     """``out = a @ b`` (``out += a @ b`` with ``accumulate``), with numpy's broadcasting of
@@ -127,29 +147,20 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, accumulate: bool = Fal
     no memory with ``a`` or ``b``, else numpy.
     ``nt``: threads (0 follows OMP_NUM_THREADS); hot paths pass the count they prepared,
     None reads the ``c_kernels.num_threads`` setting (a few microseconds)."""
-    layout = _layout(a, b, out) if AVAILABLE else None
-    if layout is None or layout[-1] or 0 in out.shape or a.shape[-1] == 0 \
-            or np.may_share_memory(out, a) or np.may_share_memory(out, b):  # BLAS needs apart
-        if accumulate:
-            out += np.matmul(a, b)
-        else:
-            np.matmul(a, b, out=out)
-        return out
-    ta, tb, count, m, n, k, lda, sa, ldb, sb, ldc, sc, _ = layout
-    _GEMM[a.dtype](ta, tb, count, m, n, k, _pointer(a), lda, sa, _pointer(b), ldb, sb,
-                   1.0 if accumulate else 0.0, _pointer(out), ldc, sc,
-                   threads() if nt is None else nt)
+    args = _gemm_args(a, b, out, accumulate, nt)
+    if args is None:
+        _numpy_matmul(a, b, out, accumulate)
+    else:
+        _GEMM[a.dtype](*args)
     return out
 
 
 def bound_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray, nt: int,
                  accumulate: bool = False) -> Callable[[], Any]:
     """``matmul(a, b, out, accumulate, nt)`` for arrays fixed from now on (a bound executor's):
-    the layout and pointers are worked out here, once; the returned call does the product."""
-    layout = _layout(a, b, out) if AVAILABLE else None
-    if layout is None or layout[-1] or 0 in out.shape or a.shape[-1] == 0 \
-            or np.may_share_memory(out, a) or np.may_share_memory(out, b):
-        return partial(matmul, a, b, out, accumulate, nt)
-    ta, tb, count, m, n, k, lda, sa, ldb, sb, ldc, sc, _ = layout
-    return partial(_GEMM[a.dtype], ta, tb, count, m, n, k, _pointer(a), lda, sa, _pointer(b), ldb,
-                   sb, 1.0 if accumulate else 0.0, _pointer(out), ldc, sc, nt)
+    the choice of path, the layout and the pointers are worked out here, once; the returned
+    call does the product."""
+    args = _gemm_args(a, b, out, accumulate, nt)
+    if args is None:
+        return partial(_numpy_matmul, a, b, out, accumulate)
+    return partial(_GEMM[a.dtype], *args)
