@@ -77,10 +77,7 @@ def copy_reshaped(src: np.ndarray, dst: np.ndarray) -> None:
 
 
 def _forward_copy(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
-    dst = outs[0]
-    src = ins[0].reshape(dst.shape)
-    if dst.base is None or not same_storage(src, dst):
-        dst[...] = src
+    copy_reshaped(ins[0], outs[0])
 
 
 def _backward_copy(p: Params, out_grads: list, ins: list, outs: list, in_grads: list,
@@ -496,7 +493,7 @@ def _new_axis_index(axis: int, ndim: int) -> tuple:
 def _expand_dims_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
     """The input written through an index dropping the new axis (no reshape needed)."""
     src, dst = ins[0], outs[0]
-    if dst.base is None or not same_storage(src, dst):
+    if not same_storage(src, dst):
         dst[_new_axis_index(p.axis, dst.ndim)] = src
 
 

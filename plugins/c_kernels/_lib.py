@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from mxlite import config
 from mxlite.base import MXNetValueError
+from mxlite.registry import Kernel
 
 
 def _import_compiled():  # type: ignore[no-untyped-def]
@@ -206,13 +207,11 @@ def sequence(calls: Sequence[Callable[[], Any]]) -> Callable[..., None]:
 
 
 def kernel_from_bound(bound_forward: Callable[..., Callable], bound_backward: Callable[..., Callable],
-                      dtypes: frozenset = FLOATS) -> Any:
+                      dtypes: frozenset = FLOATS) -> Kernel:
     """A ``Kernel`` whose every path runs the same code: ``bound_forward(p, ins, outs, aux)``
     and ``bound_backward(p, out_grads, ins, outs, in_grads, aux)`` take C-contiguous arrays and
     return the call doing the work. An executor binds them once (pointers and views made at
     bind); imperative calls, and arrays that are not C-contiguous, bind per call."""
-    from mxlite.registry import Kernel
-
     @contiguous_forward
     def forward(p: Any, ins: list, outs: list, aux: list, is_train: bool) -> None:
         bound_forward(p, ins, outs, aux)(is_train)
