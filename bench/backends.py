@@ -16,10 +16,12 @@ single-threaded BLAS (OPENBLAS_NUM_THREADS=1: the C loops' OpenMP threads then d
 with BLAS threads for the cores).
 
     python bench/backends.py [--mxnet-python /work/mxnet-venv/bin/python] [--steps 30] [--rounds 3]
+                             [--only throughput|scaling]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -168,10 +170,20 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=30, help="timed steps per measurement")
     p.add_argument("--rounds", type=int, default=3,
                    help="fresh-process measurements per figure, interleaved; the median is shown")
+    p.add_argument("--only", choices=("throughput", "scaling"),
+                   help="run one of the two tables (default: both)")
     args = p.parse_args()
     if args.worker:
         worker(args.worker, args.framework)
         return
+    if args.only != "scaling":
+        throughput_table(args)
+    if args.only != "throughput":
+        scaling_table(args)
+
+
+def throughput_table(args: argparse.Namespace) -> None:
+    """The samples/s of every model on numpy, c and (when given) MXNet."""
     rows = []
     for model in MODELS:
         numpy_run, c_run, mxnet_run = _interleaved(
@@ -190,6 +202,10 @@ def main() -> None:
           f"{args.rounds} interleaved processes; {settings})")
     print(table(rows, ["model", "numpy", "c", "c/numpy", "target", "mxnet 1.9.1", "c/mxnet",
                        "ops on c"]))
+
+
+def scaling_table(args: argparse.Namespace) -> None:
+    """LeNet's samples/s on 1 and 2 threads, on numpy and c, and every round's figures."""
     scaling, every = [], []
     for backend in ("numpy", "c"):
         runs = _interleaved([("lenet-b64", backend, env) for env in SCALING.values()],
@@ -203,6 +219,11 @@ def main() -> None:
     for backend, k in (("numpy", 0), ("c", len(SCALING))):
         print(f"  {backend}: " + "; ".join(f"{name} {every[k + i]}"
                                            for i, name in enumerate(SCALING)))
+    print("2 threads vs 1 within each round (the two runs next to each other in time):")
+    for backend, k in (("numpy", 0), ("c", len(SCALING))):
+        pairs = [two / one for one, two in zip(every[k], every[k + 1])]
+        print(f"  {backend}: " + " ".join(f"{r:.2f}x" for r in pairs)
+              + (f"; median {statistics.median(pairs):.2f}x" if pairs else ""))
 
 
 if __name__ == "__main__":
