@@ -197,10 +197,30 @@ def test_convolution(shape: tuple, attrs: dict, contiguous: bool) -> None:
 def test_convolution_batch_chunks_with_any_thread_count(shape: tuple, attrs: dict,
                                                         threads: int) -> None:
     """Chunks shared among 1 or 3 threads (more threads than chunks, uneven shares); the weight
-    gradient's per-thread partial sums add up."""
+    gradient's partial sums add up."""
     with mx.config.override(c_kernels__num_threads=threads):
         compare("Convolution", attrs, [shape], seed=threads)
         compare("Convolution", {**attrs, "workspace": 0}, [shape], F64, seed=threads)
+
+
+def test_convolution_weight_gradient_runs_of_chunks_add_up_the_same_every_time() -> None:
+    """A chunk per sample (workspace 0), 26 chunks dealt into 8 runs of 3 or 4 for 2 threads:
+    the runs' partial sums match numpy, and the sum does not depend on which thread took
+    which run (the threads take runs as they finish, so repeated calls would differ if it did)."""
+    shape, attrs = (26, 3, 9, 8), {"kernel": (3, 3), "num_filter": 4, "workspace": 0}
+    with mx.config.override(c_kernels__num_threads=2):
+        compare("Convolution", attrs, [shape])
+        c_kernel, _ = kernels("Convolution")
+        p = get_registry().get("Convolution").parse_params(attrs)
+        rng = np.random.default_rng(1)
+        x, w, b = (rng.uniform(-1, 1, s).astype(F32) for s in (shape, (4, 3, 3, 3), (4,)))
+        dy = rng.uniform(-1, 1, (26, 4, 7, 6)).astype(F32)
+        weight_grads = set()
+        for _ in range(20):
+            grads = [np.zeros_like(a) for a in (x, w, b)]
+            c_kernel.backward(p, [dy], [x, w, b], [np.zeros_like(dy)], grads, [])
+            weight_grads.add(grads[1].tobytes())
+        assert len(weight_grads) == 1
 
 
 @pytest.mark.parametrize("shape,attrs", CONV_CASES)

@@ -1118,6 +1118,9 @@ void SFX(ck_gemm)(int ta, int tb, int64_t count, int64_t M, int64_t N, int64_t K
 /* Convolution with the batch cut into chunks of `chunk` samples that the threads share out,
  * each chunk done by one thread from im2col to output with the BLAS single-threaded: its
  * columns stay in that core's cache and the threads meet once per call, not once per GEMM.
+ * A thread takes the next chunk when it is done with one (dynamic scheduling), so a core
+ * slowed by other work (a busy neighbour on a shared machine) does fewer chunks instead of
+ * holding the other threads at the end of the loop.
  * Columns are (groups, kg, n * P) when `bm` is 0, else (n, groups, kg, P) (see ck_im2col);
  * kg = C / groups * K. `work` holds per thread `cols_len` elements of columns followed by
  * `tmp_len` of (F, n * P) GEMM output or transposed head gradient. Call only when
@@ -1135,7 +1138,7 @@ void SFX(ck_conv_fwd)(const T* x, const T* w, const T* bias, T* y, T* work, int6
     CK_CONV_CHUNKS
     ck_blas_single_begin();
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nthr) if(par) schedule(static)
+#pragma omp parallel for num_threads(nthr) if(par) schedule(dynamic, 1)
 #endif
     for (int64_t ci = 0; ci < nchunks; ++ci) {
         T* cols = work + ck_thread_id() * (cols_len + tmp_len);
@@ -1165,60 +1168,72 @@ void SFX(ck_conv_fwd)(const T* x, const T* w, const T* bias, T* y, T* work, int6
 }
 
 /* the gradients: dx (NULL: not wanted) through col2im, and the weight gradient (when dwt is
- * not NULL) as per-thread partial sums, transposed: dwt holds nthr blocks of (groups, kg, fg),
- * summed into dw (groups * fg, kg) at the end */
+ * not NULL) as partial sums, transposed: the chunks are dealt in order into `slots` runs of
+ * consecutive chunks, a run is the task a thread takes, and its chunks add up into the run's
+ * block of dwt, (groups, kg, fg); the blocks are summed in order into dw (groups * fg, kg) at
+ * the end. Which thread takes a run changes no sum: the result depends on `chunk` and
+ * `slots`, never on timing. */
 void SFX(ck_conv_bwd)(const T* x, const T* w, const T* dy, T* dx, T* dw, T* dwt, T* work,
                       int64_t N, int64_t C, int64_t F, int64_t groups, const int64_t* g, int bm,
-                      int64_t chunk, int64_t cols_len, int64_t tmp_len, int nt) {
+                      int64_t chunk, int64_t slots, int64_t cols_len, int64_t tmp_len, int nt) {
     CK_CONV_CHUNKS
     const int64_t wlen = groups * kg * fg;
-    if (dwt) memset(dwt, 0, (size_t)(nthr * wlen) * sizeof(T));
+    const int64_t runs = dwt ? (slots < nchunks ? slots : nchunks) : nchunks;
+    if (dwt) memset(dwt, 0, (size_t)(runs * wlen) * sizeof(T));
     ck_blas_single_begin();
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nthr) if(par) schedule(static)
+#pragma omp parallel for num_threads(nthr) if(par) schedule(dynamic, 1)
 #endif
-    for (int64_t ci = 0; ci < nchunks; ++ci) {
+    for (int64_t run = 0; run < runs; ++run) {
         const int tid = ck_thread_id();
         T* cols = work + tid * (cols_len + tmp_len);
         T* tmp = cols + cols_len;
-        const int64_t lo = ci * chunk, n = lo + chunk < N ? chunk : N - lo;
-        const T* dyc = dy + lo * F * P;
-        if (!bm) SFX(ck_swap01)(dyc, tmp, NULL, n, F, P, 1);  /* (n, F, P) -> (F, n * P) */
-        if (dwt) {
-            T* part = dwt + tid * wlen;
-            SFX(ck_im2col)(x + lo * C * IS, cols, n, C, g, bm, 1);
-            if (bm) {  /* dw^T (kg, fg) += cols (kg, P) @ dy^T (P, fg), per sample */
-                for (int64_t s = 0; s < n; ++s)
+        T* part = dwt ? dwt + run * wlen : NULL;
+        for (int64_t ci = nchunks * run / runs; ci < nchunks * (run + 1) / runs; ++ci) {
+            const int64_t lo = ci * chunk, n = lo + chunk < N ? chunk : N - lo;
+            const T* dyc = dy + lo * F * P;
+            if (!bm) SFX(ck_swap01)(dyc, tmp, NULL, n, F, P, 1);  /* (n, F, P) -> (F, n * P) */
+            if (part) {
+                SFX(ck_im2col)(x + lo * C * IS, cols, n, C, g, bm, 1);
+                if (bm) {  /* dw^T (kg, fg) += cols (kg, P) @ dy^T (P, fg), per sample */
+                    for (int64_t s = 0; s < n; ++s)
+                        for (int64_t gi = 0; gi < groups; ++gi)
+                            TBLAS(0, 1, kg, fg, P, cols + (s * groups + gi) * kg * P, P,
+                                  dyc + (s * F + gi * fg) * P, P, 1, part + gi * kg * fg, fg);
+                } else {
                     for (int64_t gi = 0; gi < groups; ++gi)
-                        TBLAS(0, 1, kg, fg, P, cols + (s * groups + gi) * kg * P, P,
-                              dyc + (s * F + gi * fg) * P, P, 1, part + gi * kg * fg, fg);
-            } else {
-                for (int64_t gi = 0; gi < groups; ++gi)
-                    TBLAS(0, 1, kg, fg, n * P, cols + gi * kg * n * P, n * P, tmp + gi * fg * n * P,
-                          n * P, 1, part + gi * kg * fg, fg);
+                        TBLAS(0, 1, kg, fg, n * P, cols + gi * kg * n * P, n * P,
+                              tmp + gi * fg * n * P, n * P, 1, part + gi * kg * fg, fg);
+                }
             }
-        }
-        if (dx) {  /* columns = w^T (kg, fg) @ dy (fg, P or n * P), folded back */
-            if (bm) {
-                for (int64_t s = 0; s < n; ++s)
+            if (dx) {  /* columns = w^T (kg, fg) @ dy (fg, P or n * P), folded back */
+                if (bm) {
+                    for (int64_t s = 0; s < n; ++s)
+                        for (int64_t gi = 0; gi < groups; ++gi)
+                            TBLAS(1, 0, kg, P, fg, w + gi * fg * kg, kg,
+                                  dyc + (s * F + gi * fg) * P, P, 0,
+                                  cols + (s * groups + gi) * kg * P, P);
+                } else {
                     for (int64_t gi = 0; gi < groups; ++gi)
-                        TBLAS(1, 0, kg, P, fg, w + gi * fg * kg, kg, dyc + (s * F + gi * fg) * P, P,
-                              0, cols + (s * groups + gi) * kg * P, P);
-            } else {
-                for (int64_t gi = 0; gi < groups; ++gi)
-                    TBLAS(1, 0, kg, n * P, fg, w + gi * fg * kg, kg, tmp + gi * fg * n * P, n * P, 0,
-                          cols + gi * kg * n * P, n * P);
+                        TBLAS(1, 0, kg, n * P, fg, w + gi * fg * kg, kg, tmp + gi * fg * n * P,
+                              n * P, 0, cols + gi * kg * n * P, n * P);
+                }
+                SFX(ck_col2im)(cols, dx + lo * C * IS, n, C, g, bm, 1);
             }
-            SFX(ck_col2im)(cols, dx + lo * C * IS, n, C, g, bm, 1);
         }
     }
     ck_blas_single_end();
     if (!dwt) return;
-    for (int64_t gi = 0; gi < groups; ++gi)  /* dw[gi, f, k] = sum over threads of dwt[t, gi, k, f] */
+    const int rpar = nthr > 1 && runs * wlen > CK_PAR_MIN_CHEAP;
+    /* dw[gi, f, k] = the sum over runs, in order, of dwt[run, gi, k, f] */
+#ifdef _OPENMP
+#pragma omp parallel for collapse(2) num_threads(nthr) if(rpar) schedule(static)
+#endif
+    for (int64_t gi = 0; gi < groups; ++gi)
         for (int64_t f = 0; f < fg; ++f)
             for (int64_t k = 0; k < kg; ++k) {
                 T acc = 0;
-                for (int t = 0; t < nthr; ++t) acc += dwt[t * wlen + (gi * kg + k) * fg + f];
+                for (int64_t r = 0; r < runs; ++r) acc += dwt[r * wlen + (gi * kg + k) * fg + f];
                 dw[(gi * fg + f) * kg + k] = acc;
             }
 }

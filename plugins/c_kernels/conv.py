@@ -1,17 +1,17 @@
 """Convolution and Deconvolution (1-D/2-D/3-D, grouped, strided, dilated, padded).
 
 Convolution, where the pack calls numpy's BLAS itself (``_blas``), runs whole in C: the batch is
-cut into chunks whose columns fit in a core's cache, and each thread takes whole chunks, from
-im2col through single-threaded GEMMs to the output (backward: to col2im, and per-thread partial
-weight gradients summed at the end). Otherwise, and for Deconvolution, the code below
-orchestrates: im2col and col2im run in C, in parallel over (channel, sample) pairs; the GEMMs
-are BLAS calls (``_blas.matmul``). Small images (fewer than ``MERGE_BELOW_CELLS`` window
-positions per sample) lay the columns out (channels x kernel, batch x cells), so that one GEMM
-per group covers the whole batch, and transpose the result (the forward's bias add is fused
-into that transpose); larger ones lay them out batch-major and run one GEMM per sample, straight
-into the output. The batch is split into chunks whose columns fit in ``workspace`` megabytes,
-as in the numpy kernels, and in ``CACHE_CHUNK_BYTES`` (the columns then stay in cache between
-im2col and the GEMM). Bias gradients are C loops too.
+cut into chunks whose columns fit in a core's cache, and each thread takes whole chunks as it
+finishes the last, from im2col through single-threaded GEMMs to the output (backward: to col2im,
+and weight-gradient partials, one per run of chunks, summed in order at the end). Otherwise, and
+for Deconvolution, the code below orchestrates: im2col and col2im run in C, in parallel over
+(channel, sample) pairs; the GEMMs are BLAS calls (``_blas.matmul``). Small images (fewer than
+``MERGE_BELOW_CELLS`` window positions per sample) lay the columns out (channels x kernel, batch
+x cells), so that one GEMM per group covers the whole batch, and transpose the result (the
+forward's bias add is fused into that transpose); larger ones lay them out batch-major and run
+one GEMM per sample, straight into the output. The batch is split into chunks whose columns fit
+in ``workspace`` megabytes, as in the numpy kernels, and in ``CACHE_CHUNK_BYTES`` (the columns
+then stay in cache between im2col and the GEMM). Bias gradients are C loops too.
 """
 
 from __future__ import annotations
@@ -159,13 +159,20 @@ def _conv_plan(p: Params, x: np.ndarray, y: np.ndarray) -> _Plan:
 
 @dataclass
 class _Chunks:
-    """How ck_conv_fwd/ck_conv_bwd cut the batch: samples per chunk, and per thread the
-    elements of columns and of GEMM output in the workspace."""
+    """How ck_conv_fwd/ck_conv_bwd cut the batch: samples per chunk, runs of chunks with a
+    weight-gradient partial each (backward), and per thread the elements of columns and of
+    GEMM output in the workspace."""
 
     chunk: int
+    slots: int
     cols_len: int
     tmp_len: int
     threads: int
+
+
+#: weight-gradient partials per thread in the backward: the runs of chunks threads take in
+#: turn, more than one each so that a thread slowed by other work takes fewer
+RUNS_PER_THREAD = 4
 
 
 def _chunks(p: Params, plan: _Plan, batch: int, filters: int, dtype: Any) -> _Chunks:
@@ -177,7 +184,8 @@ def _chunks(p: Params, plan: _Plan, batch: int, filters: int, dtype: Any) -> _Ch
     wanted = max(1, -(-batch * per_sample * np.dtype(dtype).itemsize // budget))
     count = min(batch, -(-wanted // threads) * threads)
     chunk = -(-batch // count)
-    return _Chunks(chunk, per_sample * chunk, filters * plan.cells * chunk, threads)
+    slots = 1 if threads == 1 else min(-(-batch // chunk), RUNS_PER_THREAD * threads)
+    return _Chunks(chunk, slots, per_sample * chunk, filters * plan.cells * chunk, threads)
 
 
 def _workspace(ch: _Chunks, dtype: Any) -> np.ndarray:
@@ -224,11 +232,11 @@ def _conv_backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: 
     if _blas.AVAILABLE:
         ch = prepared(p, ("chunks", x.shape, x.dtype),
                       lambda: _chunks(p, plan, x.shape[0], dy.shape[1], x.dtype))
-        partials = None if dw is None else scratch("ck_conv_dwt", (ch.threads * w.size,), w.dtype)
+        partials = None if dw is None else scratch("ck_conv_dwt", (ch.slots * w.size,), w.dtype)
         plan.fns["conv_bwd"](ptr(x), ptr(w), ptr(dy), ptr(dx), ptr(dw), ptr(partials),
                              ptr(_workspace(ch, x.dtype)), x.shape[0], x.shape[1], dy.shape[1],
-                             plan.groups, plan.gptr, int(plan.batch_major), ch.chunk, ch.cols_len,
-                             ch.tmp_len, plan.nt)
+                             plan.groups, plan.gptr, int(plan.batch_major), ch.chunk, ch.slots,
+                             ch.cols_len, ch.tmp_len, plan.nt)
         return
     g, filters = plan.groups, dy.shape[1]
     wmat = w.reshape(g, filters // g, plan.kg)
