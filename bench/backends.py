@@ -13,7 +13,9 @@ optimizer's numpy code; MXNet runs its own ``sgd_mom_update`` with OMP_NUM_THREA
 table keeps the environment's thread settings (OMP_NUM_THREADS, which also sets numpy's BLAS
 threads); the scaling table sets OMP_NUM_THREADS to 1 and 2, and also runs 2 threads with a
 single-threaded BLAS (OPENBLAS_NUM_THREADS=1: the C loops' OpenMP threads then do not compete
-with BLAS threads for the cores).
+with BLAS threads for the cores). Around the scaling table, a machine check times one plain C
+parallel loop on 1 and 2 threads: well under its usual ~1.9x, the second core was busy with
+other work, and the 2-thread figures are low for that reason.
 
     python bench/backends.py [--mxnet-python /work/mxnet-venv/bin/python] [--steps 30] [--rounds 3]
                              [--only throughput|scaling]
@@ -204,8 +206,39 @@ def throughput_table(args: argparse.Namespace) -> None:
                        "ops on c"]))
 
 
+def parallel_loop_check(pairs: int = 20) -> float | None:
+    """How many times faster one plain C parallel loop (tanh over 4M float32) runs on 2 threads
+    than on 1 at this moment: the median of ``pairs`` back-to-back timings; None without the
+    pack. About 1.9x on a quiet 2-core machine, less while other work slows the second core."""
+    try:
+        import numpy as np
+        from mxlite_c_kernels import _lib
+    except ImportError:
+        return None
+    tanh = _lib.func("ck_act_fwd", np.float32)
+    x = np.random.default_rng(0).uniform(-3, 3, 1 << 22).astype(np.float32)
+    y = np.empty_like(x)
+    px, py = _lib.ptr(x), _lib.ptr(y)
+
+    def seconds(threads: int) -> float:
+        tic = time.perf_counter()
+        tanh(px, py, x.size, 2, 0.0, threads)
+        return time.perf_counter() - tic
+
+    seconds(2)
+    return statistics.median(seconds(1) / seconds(2) for _ in range(pairs))
+
+
+def _machine_check(when: str) -> str:
+    speedup = parallel_loop_check()
+    return "" if speedup is None else \
+        f"machine check {when}: a plain C parallel loop ran {speedup:.2f}x on 2 threads vs 1"
+
+
 def scaling_table(args: argparse.Namespace) -> None:
-    """LeNet's samples/s on 1 and 2 threads, on numpy and c, and every round's figures."""
+    """LeNet's samples/s on 1 and 2 threads, on numpy and c, and every round's figures, with
+    a check of how well the machine ran a parallel loop before and after."""
+    before = _machine_check("before")
     scaling, every = [], []
     for backend in ("numpy", "c"):
         runs = _interleaved([("lenet-b64", backend, env) for env in SCALING.values()],
@@ -224,6 +257,9 @@ def scaling_table(args: argparse.Namespace) -> None:
         pairs = [two / one for one, two in zip(every[k], every[k + 1])]
         print(f"  {backend}: " + " ".join(f"{r:.2f}x" for r in pairs)
               + (f"; median {statistics.median(pairs):.2f}x" if pairs else ""))
+    for line in (before, _machine_check("after")):
+        if line:
+            print(line)
 
 
 if __name__ == "__main__":
