@@ -78,7 +78,7 @@ void ck_conv_fwd_{s}(const {t}* x, const {t}* w, const {t}* bias, {t}* y, {t}* w
                     int64_t cols_len, int64_t tmp_len, int nt);
 void ck_conv_bwd_{s}(const {t}* x, const {t}* w, const {t}* dy, {t}* dx, {t}* dw, {t}* dwt,
                     {t}* work, int64_t N, int64_t C, int64_t F, int64_t groups, const int64_t* g,
-                    int bm, int64_t chunk, int64_t slots, int64_t cols_len, int64_t tmp_len,
+                    int bm, int64_t chunk, int64_t max_runs, int64_t cols_len, int64_t tmp_len,
                     int nt);
 void ck_gemm_{s}(int ta, int tb, int64_t count, int64_t M, int64_t N, int64_t K, const {t}* A,
                 int64_t lda, int64_t sA, const {t}* B, int64_t ldb, int64_t sB, {t} beta, {t}* C,

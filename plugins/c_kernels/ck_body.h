@@ -1168,17 +1168,17 @@ void SFX(ck_conv_fwd)(const T* x, const T* w, const T* bias, T* y, T* work, int6
 }
 
 /* the gradients: dx (NULL: not wanted) through col2im, and the weight gradient (when dwt is
- * not NULL) as partial sums, transposed: the chunks are dealt in order into `slots` runs of
- * consecutive chunks, a run is the task a thread takes, and its chunks add up into the run's
+ * not NULL) as partial sums, transposed: the chunks are dealt in order into `max_runs` runs of
+ * consecutive chunks (fewer when there are fewer chunks), a run is the task a thread takes, and its chunks add up into the run's
  * block of dwt, (groups, kg, fg); the blocks are summed in order into dw (groups * fg, kg) at
  * the end. Which thread takes a run changes no sum: the result depends on `chunk` and
- * `slots`, never on timing. */
+ * `max_runs`, never on timing. */
 void SFX(ck_conv_bwd)(const T* x, const T* w, const T* dy, T* dx, T* dw, T* dwt, T* work,
                       int64_t N, int64_t C, int64_t F, int64_t groups, const int64_t* g, int bm,
-                      int64_t chunk, int64_t slots, int64_t cols_len, int64_t tmp_len, int nt) {
+                      int64_t chunk, int64_t max_runs, int64_t cols_len, int64_t tmp_len, int nt) {
     CK_CONV_CHUNKS
     const int64_t wlen = groups * kg * fg;
-    const int64_t runs = dwt ? (slots < nchunks ? slots : nchunks) : nchunks;
+    const int64_t runs = dwt && max_runs < nchunks ? max_runs : nchunks;
     if (dwt) memset(dwt, 0, (size_t)(runs * wlen) * sizeof(T));
     ck_blas_single_begin();
 #ifdef _OPENMP

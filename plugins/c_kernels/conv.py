@@ -164,7 +164,7 @@ class _Chunks:
     GEMM output in the workspace."""
 
     chunk: int
-    slots: int
+    runs: int
     cols_len: int
     tmp_len: int
     threads: int
@@ -184,8 +184,8 @@ def _chunks(p: Params, plan: _Plan, batch: int, filters: int, dtype: Any) -> _Ch
     wanted = max(1, -(-batch * per_sample * np.dtype(dtype).itemsize // budget))
     count = min(batch, -(-wanted // threads) * threads)
     chunk = -(-batch // count)
-    slots = 1 if threads == 1 else min(-(-batch // chunk), RUNS_PER_THREAD * threads)
-    return _Chunks(chunk, slots, per_sample * chunk, filters * plan.cells * chunk, threads)
+    runs = 1 if threads == 1 else min(-(-batch // chunk), RUNS_PER_THREAD * threads)
+    return _Chunks(chunk, runs, per_sample * chunk, filters * plan.cells * chunk, threads)
 
 
 def _workspace(ch: _Chunks, dtype: Any) -> np.ndarray:
@@ -232,10 +232,10 @@ def _conv_backward(p: Params, out_grads: list, ins: list, outs: list, in_grads: 
     if _blas.AVAILABLE:
         ch = prepared(p, ("chunks", x.shape, x.dtype),
                       lambda: _chunks(p, plan, x.shape[0], dy.shape[1], x.dtype))
-        partials = None if dw is None else scratch("ck_conv_dwt", (ch.slots * w.size,), w.dtype)
+        partials = None if dw is None else scratch("ck_conv_dwt", (ch.runs * w.size,), w.dtype)
         plan.fns["conv_bwd"](ptr(x), ptr(w), ptr(dy), ptr(dx), ptr(dw), ptr(partials),
                              ptr(_workspace(ch, x.dtype)), x.shape[0], x.shape[1], dy.shape[1],
-                             plan.groups, plan.gptr, int(plan.batch_major), ch.chunk, ch.slots,
+                             plan.groups, plan.gptr, int(plan.batch_major), ch.chunk, ch.runs,
                              ch.cols_len, ch.tmp_len, plan.nt)
         return
     g, filters = plan.groups, dy.shape[1]
