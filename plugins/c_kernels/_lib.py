@@ -46,7 +46,7 @@ def _import_compiled():  # type: ignore[no-untyped-def]
 _compiled = _import_compiled()
 ffi, lib = _compiled.ffi, _compiled.lib
 
-__all__ = ["FLOATS", "NULL", "ffi", "lib", "func", "ptr", "iptr", "threads", "runs_parallel", "prepared",
+__all__ = ["FLOATS", "NULL", "ffi", "lib", "func", "ptr", "iptr", "threads", "prepared",
            "scratch", "contiguous_forward", "contiguous_backward", "sequence", "kernel_from_bound",
            "ewise", "reduce_into"]
 
@@ -82,15 +82,6 @@ def threads() -> int:
         raise MXNetValueError(f"{THREADS_KEY} must be a non-negative integer (0 = follow "
                               f"OMP_NUM_THREADS), got {value!r}")
     return count
-
-
-_PARALLEL_MIN = lib.ck_parallel_min()
-
-
-def runs_parallel(nt: int, size: int) -> bool:
-    """Whether a C loop over ``size`` elements with ``nt`` threads (0: OMP_NUM_THREADS) runs on
-    more than one thread."""
-    return size > _PARALLEL_MIN and (nt or lib.ck_max_threads()) > 1
 
 
 # -- per-node prepared calls -------------------------------------------------------------------

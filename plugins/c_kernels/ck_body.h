@@ -131,8 +131,8 @@ void SFX(ck_col_sum)(const T* g, T* out, int64_t rows, int64_t cols, int nt) {
 }
 
 /* FullyConnected's fused epilogue: y[r, :] = act(y[r, :] + bias), bias may be NULL; kinds
- * as ck_act_fwd (relu, sigmoid, tanh, softrelu) or -1 for the bias alone, in the same order
- * of operations as the bias add followed by ck_act_fwd */
+ * as ck_act_fwd (relu, sigmoid, tanh, softrelu), in the same order of operations as the bias
+ * add followed by ck_act_fwd */
 #define CK_EPI(EXPR) do { CK_PFOR for (int64_t r = 0; r < rows; ++r) { T* yr = y + r * cols; \
     for (int64_t c = 0; c < cols; ++c) { const T v = bias ? yr[c] + bias[c] : yr[c]; yr[c] = (EXPR); } } } while (0)
 CK_SIMD void SFX(ck_fc_epilogue)(T* y, const T* bias, int64_t rows, int64_t cols, int kind, int nt) {
@@ -143,7 +143,6 @@ CK_SIMD void SFX(ck_fc_epilogue)(T* y, const T* bias, int64_t rows, int64_t cols
     case 1: CK_EPI(TFAST_SIGMOID(v)); break;
     case 2: CK_EPI(TFAST_TANH(v)); break;
     case 3: CK_EPI((v > 0 ? v : (T)0) + TLOG1P(TEXP(-TABS(v)))); break;
-    case -1: CK_EPI(v); break;
     default: break;
     }
 }

@@ -26,15 +26,13 @@ from mxlite.registry import Kernel, OpDef, Param, Params
 from mxlite.symbol.graph import topo_order
 
 from . import FUSE_KEY
-from ._lib import NULL, func, kernel_from_bound, ptr, runs_parallel, sequence, threads
+from ._lib import NULL, func, kernel_from_bound, ptr, sequence, threads
 from .layers import fc_gemm, fc_gemm_grads, fc_rows
 
 OP_NAME = "_fc_act"
 PASS_NAME = "c_kernels.fuse_fc_act"
 #: activations fused, with their ck_act_fwd kind codes (their gradients read only the output)
 FUSED_KINDS = {"relu": 0, "sigmoid": 1, "tanh": 2, "softrelu": 3}
-#: ck_fc_epilogue's kind for the bias add alone
-BIAS_ONLY = -1
 
 
 # -- the numpy reference: FullyConnected's kernel, then Activation's ------------------------------
@@ -62,11 +60,6 @@ def _forward(p: Params, ins: list, outs: list, aux: list) -> Callable:
     epilogue, _, nt = _prep(y.dtype)
     y2, gemm = fc_gemm(p, ins[0], ins[1], y, nt)
     bias = NULL if p.no_bias else ptr(ins[2])
-    if p.act_type == "tanh" and not runs_parallel(nt, y2.size):
-        # numpy's SIMD tanh is a little faster than ours on one thread
-        calls = [gemm] if p.no_bias else [gemm, partial(epilogue, ptr(y2), bias, *y2.shape,
-                                                        BIAS_ONLY, nt)]
-        return sequence([*calls, partial(np.tanh, y2, out=y2)])
     return sequence([gemm, partial(epilogue, ptr(y2), bias, *y2.shape, FUSED_KINDS[p.act_type],
                                    nt)])
 

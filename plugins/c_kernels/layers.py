@@ -19,7 +19,6 @@ from ._lib import (
     kernel_from_bound,
     prepared,
     ptr,
-    runs_parallel,
     sequence,
     threads,
 )
@@ -97,8 +96,6 @@ def _act_backward(kind: int, slope: float, p: Params, og: np.ndarray, x: np.ndar
 def _activation_forward(p: Params, ins: list, outs: list, aux: list) -> Callable:
     x, y = ins[0], outs[0]
     fwd, _, nt = _act_prep(x.dtype)
-    if p.act_type == "tanh" and not runs_parallel(nt, x.size):
-        return sequence([partial(np.tanh, x, out=y)])  # numpy's SIMD tanh: faster on one thread
     return sequence([partial(fwd, ptr(x), ptr(y), x.size, ACT_KINDS[p.act_type], 0.0, nt)])
 
 
