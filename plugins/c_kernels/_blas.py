@@ -46,7 +46,7 @@ AVAILABLE = UNAVAILABLE_REASON is None
 
 #: GEMMs of fewer multiply-adds than this run on one thread (OpenBLAS's own threshold, and the
 #: C side's CK_GEMM_PAR_MIN), and go to numpy.matmul
-SERIAL_BELOW = 262144
+SERIAL_BELOW = lib.ck_gemm_parallel_min()
 _CTYPE = {np.dtype(np.float32): "float *", np.dtype(np.float64): "double *"}
 _GEMM = {dtype: func("ck_gemm", dtype) for dtype in _CTYPE}
 

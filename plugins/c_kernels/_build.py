@@ -88,7 +88,7 @@ void ck_adam_update_{s}({t}* w, const {t}* g, {t}* mean, {t}* var, int64_t n, fl
                         int nt);
 """
 
-CDEF = ("int ck_openmp(void);\nint ck_max_threads(void);\nint ck_parallel_min(void);\n"
+CDEF = ("int ck_openmp(void);\nint ck_max_threads(void);\nint ck_gemm_parallel_min(void);\n"
         "void ck_set_blas(void* sgemm, void* dgemm, void* get_threads, void* set_threads,\n"
         "                 int ilp64);\n"
         "int ck_have_blas(void);\n") + "".join(

@@ -69,8 +69,6 @@ int ck_openmp(void) {
 
 int ck_max_threads(void) { return ck_threads(0); }
 
-int ck_parallel_min(void) { return CK_PAR_MIN; }
-
 /* a parallel loop over `par`-gated iterations with `nthr` threads (both locals) */
 #define CK_PFOR _Pragma("omp parallel for num_threads(nthr) if(par) schedule(static)")
 #define CK_PFOR2 _Pragma("omp parallel for collapse(2) num_threads(nthr) if(par) schedule(static)")
@@ -230,6 +228,8 @@ CK_BLAS_CALL(f64, double)
 
 /* below this many multiply-adds a GEMM runs on the calling thread */
 #define CK_GEMM_PAR_MIN 262144
+
+int ck_gemm_parallel_min(void) { return CK_GEMM_PAR_MIN; }
 
 /* -- the typed kernels ----------------------------------------------------------------------- */
 #define T float
