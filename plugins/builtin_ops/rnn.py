@@ -295,7 +295,9 @@ def _hold_padding(run: _Run, t: int, new: np.ndarray, old: np.ndarray) -> None:
 # -- forward ---------------------------------------------------------------------------------
 def _lstm_forward(run: _Run, layer: int, d: int, inp: np.ndarray) -> None:
     h, k = run.h, layer * run.dirs + d
-    wi, wh, bias = _halved_lstm(*run.weights[layer][d], h)
+    wi, wh, bi, bh = run.weights[layer][d]
+    # one bias; the i, f and o rows halved, so that one tanh pass serves every gate
+    wi, wh, bias = _halved(wi, wh, bi + bh, (slice(0, 2 * h), slice(3 * h, 4 * h)))
     gates, cells, h_all = run.gates[layer, d], run.cells[layer, d], run.h_view(layer, d)
     _project(inp, wi, gates.reshape(-1, 4 * h))
     gates += bias
@@ -327,37 +329,26 @@ def _sigmoid_from_tanh(x: np.ndarray) -> None:
     x += 0.5
 
 
-def _halved_lstm(wi: np.ndarray, wh: np.ndarray, bi: np.ndarray, bh: np.ndarray, h: int
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """LSTM weights with the sigmoid gates' rows (i, f, o) halved and one bias (bi + bh,
-    halved alike): one tanh pass then serves every gate, ``sigmoid(v) = tanh(v/2)/2 + 1/2``
-    (halving is exact in binary floating point)."""
-    wi2, wh2, bias = wi.copy(), wh.copy(), bi + bh
-    for rows in (slice(0, 2 * h), slice(3 * h, 4 * h)):
-        wi2[rows] *= 0.5
-        wh2[rows] *= 0.5
-        bias[rows] *= 0.5
-    return wi2, wh2, bias
-
-
-def _halved_gates(wi: np.ndarray, wh: np.ndarray, bi: np.ndarray, bh: np.ndarray, h: int
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """GRU weights with the r and z rows halved, and the input bias plus the r and z parts
-    of the hidden bias (halved alike): the gates' pre-activations then come out halved, which
-    is the form the tanh-based sigmoid needs (halving is exact in binary floating point)."""
+def _halved(wi: np.ndarray, wh: np.ndarray, bias: np.ndarray, rows: tuple[slice, ...]
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Copies of the weights with the sigmoid gates' ``rows`` halved, and ``bias`` (a fresh
+    array) halved alike in place: those gates' pre-activations then come out halved, the form
+    the tanh-based sigmoid ``sigmoid(v) = tanh(v/2)/2 + 1/2`` needs (halving is exact in binary
+    floating point)."""
     wi2, wh2 = wi.copy(), wh.copy()
-    wi2[:2 * h] *= 0.5
-    wh2[:2 * h] *= 0.5
-    bias = bi.copy()
-    bias[:2 * h] += bh[:2 * h]
-    bias[:2 * h] *= 0.5
+    for r in rows:
+        wi2[r] *= 0.5
+        wh2[r] *= 0.5
+        bias[r] *= 0.5
     return wi2, wh2, bias
 
 
 def _gru_forward(run: _Run, layer: int, d: int, inp: np.ndarray) -> None:
     h = run.h
     wi, wh, bi, bh = run.weights[layer][d]
-    wi, wh, bias = _halved_gates(wi, wh, bi, bh, h)
+    bias = bi.copy()  # the input bias plus the r and z parts of the hidden bias
+    bias[:2 * h] += bh[:2 * h]
+    wi, wh, bias = _halved(wi, wh, bias, (slice(0, 2 * h),))
     gates, h_all = run.gates[layer, d], run.h_view(layer, d)
     _project(inp, wi, gates.reshape(-1, 4 * h)[:, :3 * h])
     gates[..., :3 * h] += bias

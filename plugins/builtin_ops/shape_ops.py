@@ -379,13 +379,6 @@ def _split_index(axis: int, parts: int, squeeze: bool, shape: tuple) -> tuple:
     return tuple(lead + (slice(i * step, (i + 1) * step),) for i in range(parts))
 
 
-def _split_slices(p: Params, x: np.ndarray) -> tuple[int, list]:
-    axis = p.axis % x.ndim
-    step = x.shape[axis] // p.num_outputs
-    lead = (slice(None),) * axis
-    return axis, [lead + (slice(i * step, (i + 1) * step),) for i in range(p.num_outputs)]
-
-
 def _split_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
     x = ins[0]
     for out, where in zip(outs, _split_index(p.axis, p.num_outputs, p.squeeze_axis, x.shape)):
@@ -397,8 +390,7 @@ def _split_backward(p: Params, out_grads: list, ins: list, outs: list, in_grads:
     dx = in_grads[0]
     if dx is None:
         return
-    _, slices = _split_slices(p, dx)
-    for og, where in zip(out_grads, slices):
+    for og, where in zip(out_grads, _split_index(p.axis, p.num_outputs, False, dx.shape)):
         part = dx[where]
         np.copyto(part, og.reshape(part.shape))
 

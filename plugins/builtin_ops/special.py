@@ -45,7 +45,7 @@ CAST = OpDef(
 def _identity_forward(p: Params, ins: list, outs: list, aux: list, is_train: bool) -> None:
     """The output is the input (same shape); a no-op when they share storage (in place)."""
     src, dst = ins[0], outs[0]
-    if dst.base is None or not same_storage(src, dst):
+    if not same_storage(src, dst):
         dst[...] = src
 
 
