@@ -1166,12 +1166,27 @@ void SFX(ck_conv_fwd)(const T* x, const T* w, const T* bias, T* y, T* work, int6
     ck_blas_single_end();
 }
 
+/* dw[gi, f, k] = the sum over runs, in order, of dwt[run, gi, k, f] */
+static void SFX(ck_sum_runs)(const T* dwt, T* dw, int64_t runs, int64_t groups, int64_t kg,
+                             int64_t fg, int nthr) {
+    const int64_t wlen = groups * kg * fg;
+    const int par = nthr > 1 && runs * wlen > CK_PAR_MIN_CHEAP;
+    CK_PFOR2
+    for (int64_t gi = 0; gi < groups; ++gi)
+        for (int64_t f = 0; f < fg; ++f)
+            for (int64_t k = 0; k < kg; ++k) {
+                T acc = 0;
+                for (int64_t r = 0; r < runs; ++r) acc += dwt[r * wlen + (gi * kg + k) * fg + f];
+                dw[(gi * fg + f) * kg + k] = acc;
+            }
+}
+
 /* the gradients: dx (NULL: not wanted) through col2im, and the weight gradient (when dwt is
  * not NULL) as partial sums, transposed: the chunks are dealt in order into `max_runs` runs of
- * consecutive chunks (fewer when there are fewer chunks), a run is the task a thread takes, and its chunks add up into the run's
- * block of dwt, (groups, kg, fg); the blocks are summed in order into dw (groups * fg, kg) at
- * the end. Which thread takes a run changes no sum: the result depends on `chunk` and
- * `max_runs`, never on timing. */
+ * consecutive chunks (fewer when there are fewer chunks), a run is the task a thread takes,
+ * and its chunks add up into the run's block of dwt, (groups, kg, fg); the blocks are summed
+ * in order into dw (groups * fg, kg) at the end (ck_sum_runs). Which thread takes a run
+ * changes no sum: the result depends on `chunk` and `max_runs`, never on timing. */
 void SFX(ck_conv_bwd)(const T* x, const T* w, const T* dy, T* dx, T* dw, T* dwt, T* work,
                       int64_t N, int64_t C, int64_t F, int64_t groups, const int64_t* g, int bm,
                       int64_t chunk, int64_t max_runs, int64_t cols_len, int64_t tmp_len, int nt) {
@@ -1222,18 +1237,6 @@ void SFX(ck_conv_bwd)(const T* x, const T* w, const T* dy, T* dx, T* dw, T* dwt,
         }
     }
     ck_blas_single_end();
-    if (!dwt) return;
-    const int rpar = nthr > 1 && runs * wlen > CK_PAR_MIN_CHEAP;
-    /* dw[gi, f, k] = the sum over runs, in order, of dwt[run, gi, k, f] */
-#ifdef _OPENMP
-#pragma omp parallel for collapse(2) num_threads(nthr) if(rpar) schedule(static)
-#endif
-    for (int64_t gi = 0; gi < groups; ++gi)
-        for (int64_t f = 0; f < fg; ++f)
-            for (int64_t k = 0; k < kg; ++k) {
-                T acc = 0;
-                for (int64_t r = 0; r < runs; ++r) acc += dwt[r * wlen + (gi * kg + k) * fg + f];
-                dw[(gi * fg + f) * kg + k] = acc;
-            }
+    if (dwt) SFX(ck_sum_runs)(dwt, dw, runs, groups, kg, fg, nthr);
 }
 #undef CK_CONV_CHUNKS
